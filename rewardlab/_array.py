@@ -1,0 +1,47 @@
+"""Tiny array-namespace shim: numpy fast path, array-api-compat for torch and others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def namespace(x: Any) -> Any:
+    """The array namespace of `x`: numpy itself for numpy arrays (no lookup cost), else array-api-compat's."""
+    if isinstance(x, np.ndarray):
+        return np
+    import array_api_compat
+
+    return array_api_compat.array_namespace(x)
+
+
+def batch_obs(obs: Any) -> Any:
+    """Add a leading batch axis of size 1 to an observation (arrays, dicts and tuples of arrays)."""
+    if isinstance(obs, dict):
+        return {k: batch_obs(v) for k, v in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(batch_obs(v) for v in obs)
+    return np.asarray(obs)[None]
+
+
+def replace_rows(batch: Any, rows: dict[int, Any]) -> Any:
+    """Copy of a batch (arrays, dicts or tuples of arrays) with row i replaced by the single observation rows[i]."""
+    if isinstance(batch, dict):
+        return {k: replace_rows(v, {i: r[k] for i, r in rows.items()}) for k, v in batch.items()}
+    if isinstance(batch, tuple):
+        return tuple(replace_rows(v, {i: r[j] for i, r in rows.items()}) for j, v in enumerate(batch))
+    out = np.array(batch, copy=True)
+    for i, row in rows.items():
+        out[i] = row
+    return out
+
+
+def stack_obs(items: list[Any]) -> Any:
+    """Stack a list of single observations (arrays, dicts, tuples) into one batch."""
+    first = items[0]
+    if isinstance(first, dict):
+        return {k: stack_obs([it[k] for it in items]) for k in first}
+    if isinstance(first, tuple):
+        return tuple(stack_obs([it[i] for it in items]) for i in range(len(first)))
+    return np.stack([np.asarray(it) for it in items])

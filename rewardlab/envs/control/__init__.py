@@ -1,0 +1,5 @@
+"""The control environment family (under construction)."""
+
+
+def register_envs() -> None:
+    """Register this family's ids; none yet."""

@@ -1,0 +1,42 @@
+"""Reward terms: what a reward is made of, env-agnostic and batched over sub-envs.
+
+See :mod:`rewardlab.shaping.terms` for the protocol and the composition algebra.
+"""
+
+from rewardlab.shaping.gating import Gate, gate_rollout
+from rewardlab.shaping.pbrs import PBRS
+from rewardlab.shaping.potentials import potentials_for, register_potentials
+from rewardlab.shaping.terms import (
+    Constant,
+    EnvReward,
+    FromFunction,
+    Product,
+    Scale,
+    Sum,
+    Term,
+    Transition,
+    from_config,
+    register_term,
+)
+from rewardlab.shaping.transforms import Clip, RunningNormalize, ShapingWarning
+
+__all__ = [
+    "Transition",
+    "Term",
+    "EnvReward",
+    "PBRS",
+    "Gate",
+    "gate_rollout",
+    "Clip",
+    "Scale",
+    "Sum",
+    "Product",
+    "RunningNormalize",
+    "Constant",
+    "FromFunction",
+    "ShapingWarning",
+    "from_config",
+    "register_term",
+    "potentials_for",
+    "register_potentials",
+]

@@ -1,0 +1,122 @@
+"""Potential-based reward shaping (Ng, Harada & Russell 1999), made safe for episodic, vector envs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rewardlab._array import namespace
+from rewardlab.errors import InvalidParameter, NonFiniteError
+from rewardlab.shaping.potentials import Potential, resolve_potential
+from rewardlab.shaping.terms import Term, Transition, register_term
+
+__all__ = ["PBRS", "check_gamma"]
+
+TRUNCATION_MODES = ("bootstrap", "terminal")
+
+
+def check_gamma(gamma: Any) -> float:
+    """`gamma` as a float, or an error: it must be a real number in (0, 1]."""
+    # A string, NaN or out-of-range discount would shape towards a different objective than the learner's.
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
+        raise InvalidParameter(f"`gamma` must be a float in (0, 1]. Received {gamma!r}")
+    if not 0.0 < gamma <= 1.0:
+        raise InvalidParameter(f"`gamma` must be in the interval (0, 1]. Received {gamma}")
+    return float(gamma)
+
+
+@register_term
+class PBRS(Term):
+    """Potential-based shaping ``F = gamma * Phi(s') - Phi(s)``, policy-invariant by construction.
+
+    * ``Phi(s') = 0`` on termination, always (a kept terminal potential changes the optimal policy).
+    * On truncation ``Phi(s')`` is kept in ``"bootstrap"`` mode (the learner bootstraps there, as
+      SB3 does) and zeroed in ``"terminal"`` mode (the learner treats the time limit as the end).
+    * ``Phi(s)`` is cached per sub-env from the previous step, never re-evaluated, so a potential
+      that changes during learning still telescopes (Devlin & Kudenko 2012).
+    * ``gamma`` must be the learner's discount; a different one adds a non-potential term.
+
+    Args:
+        potential: a batched callable ``phi(obs) -> array[N]``, the name of a potential the env
+            publishes (see :func:`~rewardlab.shaping.potentials_for`), or a 'module:name' string.
+        gamma: the learner's discount, in (0, 1].
+        truncation: ``"bootstrap"`` or ``"terminal"``, matching how the learner treats time limits.
+
+    Raises:
+        InvalidParameter: for a bad gamma or truncation mode.
+        NonFiniteError: when the potential returns NaN or inf.
+
+    Example:
+        >>> import numpy as np
+        >>> from rewardlab.shaping import PBRS, Transition
+        >>> pbrs = PBRS(lambda obs: obs[:, 0], gamma=0.9)
+        >>> pbrs.reset(np.array([True]), np.array([[1.0]]))
+        >>> step = lambda s, s2, done: Transition(s, None, s2, np.zeros(1), np.array([done]), np.zeros(1, bool), np.ones(1, bool))
+        >>> [float(pbrs(step(np.array([[a]]), np.array([[b]]), d))[0]) for a, b, d in [(1, 2, False), (2, 3, False), (3, 9, True)]]
+        [0.8, 0.7, -3.0]
+    """
+
+    callable_params = ("potential",)
+
+    def __init__(
+        self,
+        potential: str | Potential,
+        gamma: float,
+        truncation: str = "bootstrap",
+        name: str | None = None,
+    ):
+        gamma = check_gamma(gamma)
+        if truncation not in TRUNCATION_MODES:
+            raise InvalidParameter(f"`truncation` must be one of {TRUNCATION_MODES}. Received {truncation!r}")
+        if not (callable(potential) or isinstance(potential, str)):
+            raise InvalidParameter(f"`potential` must be a callable or a name. Received {potential!r}")
+        super().__init__(name, potential=potential, gamma=gamma, truncation=truncation)
+        self.gamma = gamma
+        self._zero_on_truncation = truncation == "terminal"
+        # A string may be a name the env publishes; it is resolved when the term is bound to an env.
+        self._phi: Potential | None = None if isinstance(potential, str) and ":" not in potential else resolve_potential(potential, None)
+        self._last_phi: Any = None  # (N,) Phi of each sub-env's current state, as computed on entry
+
+    def default_name(self) -> str:
+        p = self._params["potential"]
+        return f"pbrs_{p}" if isinstance(p, str) and ":" not in p else "pbrs"
+
+    def bind(self, env_id: str | None) -> None:
+        if self._phi is None:
+            self._phi = resolve_potential(self._params["potential"], env_id)
+
+    def potential(self, obs: Any) -> Any:
+        """Phi of a batch of observations, checked to be finite."""
+        if self._phi is None:
+            raise InvalidParameter(
+                f"PBRS potential `{self._params['potential']}` is a name and was never bound to an env; "
+                "attach the term with a rewardlab wrapper or call term.bind(env_id)"
+            )
+        phi = self._phi(obs)
+        xp = namespace(phi)
+        if not bool(xp.all(xp.isfinite(phi))):
+            raise NonFiniteError(f"Potential of PBRS term `{self.name}` returned a non-finite value: {phi}")
+        return phi
+
+    def reset(self, mask: Any, obs: Any) -> None:
+        phi = self.potential(obs)
+        if self._last_phi is None or self._last_phi.shape != phi.shape:
+            self._last_phi = namespace(phi).zeros_like(phi)
+        self._last_phi = namespace(phi).where(mask, phi, self._last_phi)
+
+    def __call__(self, t: Transition) -> Any:
+        if self._last_phi is None:
+            raise InvalidParameter(f"PBRS term `{self.name}` was called before reset(); reset it with the first observations")
+        phi_next = self.potential(t.next_obs)
+        xp = namespace(phi_next)
+        end = t.terminated | t.truncated if self._zero_on_truncation else t.terminated
+        shaping = self.gamma * xp.where(end, xp.zeros_like(phi_next), phi_next) - self._last_phi
+        # The cache keeps Phi(s') as computed now: the value subtracted on leaving s' is the one added on entering it.
+        self._last_phi = xp.where(t.valid, phi_next, self._last_phi)
+        return xp.where(t.valid, shaping, xp.zeros_like(shaping))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_phi": None if self._last_phi is None else self._last_phi.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._last_phi = state["last_phi"]

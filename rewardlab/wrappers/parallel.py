@@ -1,0 +1,89 @@
+"""Reward shaping for PettingZoo ParallelEnvs, with a term per agent."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pettingzoo.utils.env import ParallelEnv
+from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+from rewardlab._array import batch_obs
+from rewardlab.errors import InvalidParameter
+from rewardlab.shaping.terms import Term, Transition, from_config
+from rewardlab.wrappers.composer import RewardComposer
+
+__all__ = ["ParallelRewardShaping"]
+
+_ONE_TRUE = np.ones(1, dtype=bool)
+
+
+class ParallelRewardShaping(BaseParallelWrapper):
+    """Shape each agent's reward with its own term instance (its own PBRS cache, its own counts).
+
+    A single term (or config) is copied once per possible agent; a dict ``{agent: term}`` gives each
+    agent its own. Each agent's termination zeroes its own potential (Devlin & Kudenko 2011: per-agent
+    potentials on the joint state keep the Nash equilibria). Named potentials are resolved against
+    ``env.metadata["name"]``. Each agent's info gets ``task_reward`` and ``reward_terms``.
+
+    Example:
+        >>> from pettingzoo.classic import rps_v2
+        >>> from rewardlab.shaping import EnvReward, Constant
+        >>> from rewardlab.wrappers import ParallelRewardShaping
+        >>> env = ParallelRewardShaping(rps_v2.parallel_env(), EnvReward() + Constant(0.5))
+        >>> _ = env.reset(seed=0)
+        >>> _, rewards, _, _, infos = env.step({"player_0": 0, "player_1": 1})
+        >>> rewards, infos["player_0"]["reward_terms"]
+        ({'player_0': -0.5, 'player_1': 1.5}, {'env': -1.0, 'constant': 0.5})
+    """
+
+    def __init__(self, env: ParallelEnv, term: Term | Mapping[str, Any] | str):
+        super().__init__(env)
+        agents = list(env.possible_agents)
+        if isinstance(term, Mapping) and "type" not in term:
+            unknown = [a for a in term if a not in agents]
+            missing = [a for a in agents if a not in term]
+            if unknown or missing:
+                raise InvalidParameter(
+                    f"Per-agent terms must name every possible agent exactly: unknown {unknown}, missing {missing}"
+                )
+            terms = {a: from_config(term[a]) for a in agents}
+        else:
+            base = from_config(term)
+            terms = {a: copy.deepcopy(base) for a in agents}
+        env_id = env.metadata.get("name")
+        self.terms = terms
+        self._composers = {a: RewardComposer(t, env_id) for a, t in terms.items()}
+        self._obs: dict[Any, Any] = {}
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        obs, infos = self.env.reset(seed=seed, options=options)
+        self._obs = {a: batch_obs(o) for a, o in obs.items()}
+        for a, o in self._obs.items():
+            self._composers[a].reset(_ONE_TRUE, o)
+        return obs, infos
+
+    def step(self, actions: dict[Any, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        rewards, infos = dict(rewards), {a: dict(i) for a, i in infos.items()}
+        for agent, reward in rewards.items():
+            next_obs = batch_obs(obs[agent]) if agent in obs else self._obs[agent]
+            t = Transition(
+                self._obs[agent],
+                batch_obs(actions[agent]) if agent in actions else None,
+                next_obs,
+                np.array([reward], dtype=np.float64),
+                np.array([terminations.get(agent, False)]),
+                np.array([truncations.get(agent, False)]),
+                _ONE_TRUE,
+                infos.get(agent, {}),
+            )
+            total, parts = self._composers[agent](t)
+            rewards[agent] = float(total[0])
+            info = infos.setdefault(agent, {})
+            info["task_reward"] = float(reward)
+            info["reward_terms"] = {k: float(v[0]) for k, v in parts.items()}
+            self._obs[agent] = next_obs
+        return obs, rewards, terminations, truncations, infos

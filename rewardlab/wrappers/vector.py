@@ -1,0 +1,86 @@
+"""Reward shaping for a Gymnasium VectorEnv, in every autoreset mode. Single-env twin: :class:`RewardShaping`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from rewardlab._array import replace_rows
+from rewardlab.shaping.terms import Term, Transition
+from rewardlab.wrappers.composer import RewardComposer, term_and_config
+
+__all__ = ["VectorRewardShaping"]
+
+
+class VectorRewardShaping(gym.vector.VectorWrapper, gym.utils.RecordConstructorArgs):
+    """Replace a vector env's rewards with a reward term tree, batched over sub-envs.
+
+    Autoreset handling (``metadata["autoreset_mode"]``):
+
+    * NEXT_STEP (Gymnasium's default): the step after a done is a dummy step; every term gives 0
+      there (``valid=False``), statistics are not updated, and the term is reset with the new
+      first observation.
+    * SAME_STEP: the true last observation is read from ``info["final_obs"]`` for ``s'``, then the
+      term is reset with the returned (first) observation.
+    * DISABLED: terms are reset for the sub-envs named by ``reset(options={"reset_mask": ...})``.
+
+    ``info["task_reward"]`` and ``info["reward_terms"][name]`` are arrays over sub-envs (with
+    Gymnasium's ``_key`` masks); the parts sum to the returned rewards.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from rewardlab.shaping import EnvReward, PBRS
+        >>> from rewardlab.wrappers import VectorRewardShaping
+        >>> envs = VectorRewardShaping(gym.make_vec("MountainCar-v0", num_envs=2), EnvReward() + PBRS("energy", gamma=0.99))
+        >>> _ = envs.reset(seed=0)
+        >>> _, rewards, _, _, info = envs.step(np.array([2, 0]))
+        >>> info["task_reward"].tolist(), rewards.round(4).tolist()
+        ([-1.0, -1.0], [-0.9948, -0.9947])
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, term: Term | Mapping[str, Any] | str):
+        term, recorded = term_and_config(term)
+        gym.utils.RecordConstructorArgs.__init__(self, term=recorded)
+        gym.vector.VectorWrapper.__init__(self, env)
+        self.term = term
+        self.autoreset_mode = AutoresetMode(env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+        self._composer = RewardComposer(term, env.spec.id if env.spec is not None else None)
+        self._obs: Any = None
+        self._ones = np.ones(self.num_envs, dtype=bool)
+        self._prev_done = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        mask = self._ones
+        if options is not None and "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"], dtype=bool)
+        self._composer.reset(mask, obs)
+        self._prev_done = self._prev_done & ~mask
+        self._obs = obs
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        done = terminated | truncated
+        valid, next_obs = self._ones, obs
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            valid = ~self._prev_done
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+            # The returned obs of a done sub-env is already the next episode's first one.
+            next_obs = replace_rows(obs, {i: info["final_obs"][i] for i in np.flatnonzero(done)})
+        t = Transition(self._obs, actions, next_obs, np.asarray(rewards, dtype=np.float64), terminated, truncated, valid, info)
+        total, parts = self._composer(t)
+
+        restarted = ~valid if self.autoreset_mode == AutoresetMode.NEXT_STEP else done
+        if self.autoreset_mode != AutoresetMode.DISABLED and restarted.any():
+            self._composer.reset(restarted, obs)
+        self._prev_done = done
+        self._obs = obs
+        info = dict(info)
+        info["task_reward"], info["_task_reward"] = np.asarray(rewards), self._ones
+        info["reward_terms"], info["_reward_terms"] = parts, self._ones
+        return obs, total, terminated, truncated, info

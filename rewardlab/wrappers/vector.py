@@ -54,10 +54,10 @@ class VectorRewardShaping(gym.vector.VectorWrapper, gym.utils.RecordConstructorA
         self._prev_done = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(seed=seed, options=options)
         mask = self._ones
-        if options is not None and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"], dtype=bool)
+        if options is not None and "reset_mask" in options:  # read first: the vector env pops it
+            mask = np.array(options["reset_mask"], dtype=bool)
+        obs, info = self.env.reset(seed=seed, options=options)
         self._composer.reset(mask, obs)
         self._prev_done = self._prev_done & ~mask
         self._obs = obs

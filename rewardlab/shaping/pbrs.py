@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from rewardlab._array import namespace
 from rewardlab.errors import InvalidParameter, NonFiniteError
 from rewardlab.shaping.potentials import Potential, resolve_potential
@@ -93,8 +95,10 @@ class PBRS(Term):
                 "attach the term with a rewardlab wrapper or call term.bind(env_id)"
             )
         phi = self._phi(obs)
-        xp = namespace(phi)
-        if not bool(xp.all(xp.isfinite(phi))):
+        if not hasattr(phi, "dtype") or phi.dtype == np.float32:
+            # float32 observations give float32 potentials; shaping in float64 keeps telescoping exact.
+            phi = np.asarray(phi, dtype=np.float64)
+        if not bool(namespace(phi).isfinite(phi).all()):
             raise NonFiniteError(f"Potential of PBRS term `{self.name}` returned a non-finite value: {phi}")
         return phi
 
@@ -108,12 +112,12 @@ class PBRS(Term):
         if self._last_phi is None:
             raise InvalidParameter(f"PBRS term `{self.name}` was called before reset(); reset it with the first observations")
         phi_next = self.potential(t.next_obs)
-        xp = namespace(phi_next)
         end = t.terminated | t.truncated if self._zero_on_truncation else t.terminated
-        shaping = self.gamma * xp.where(end, xp.zeros_like(phi_next), phi_next) - self._last_phi
+        # Multiplying by masks (not `where`) is exact here since phi is finite, and cheaper at N = 1.
+        shaping = (self.gamma * (phi_next * ~end) - self._last_phi) * t.valid
         # The cache keeps Phi(s') as computed now: the value subtracted on leaving s' is the one added on entering it.
-        self._last_phi = xp.where(t.valid, phi_next, self._last_phi)
-        return xp.where(t.valid, shaping, xp.zeros_like(shaping))
+        self._last_phi = namespace(phi_next).where(t.valid, phi_next, self._last_phi)
+        return shaping
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_phi": None if self._last_phi is None else self._last_phi.copy()}

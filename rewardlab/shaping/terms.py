@@ -162,8 +162,15 @@ class Term:
         return cfg
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.to_config().items() if k != "type")
-        return f"{type(self).__name__}({args})"
+        def show(key: str, value: Any) -> str:
+            if key in self.callable_params and callable(value):
+                return getattr(value, "__qualname__", repr(value))
+            return repr(value)
+
+        args = [f"{k}={show(k, v)}" for k, v in self._params.items()]
+        if self._explicit_name is not None:
+            args.append(f"name={self._explicit_name!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
 
     # --- algebra ------------------------------------------------------------------------------
     def __add__(self, other: Term) -> Sum:

@@ -36,15 +36,16 @@ class RewardComposer:
         self.term.reset(mask, obs)
 
     def __call__(self, t: Transition) -> tuple[Any, dict[str, Any]]:
-        xp = namespace(t.reward)
-        if not bool(xp.all(xp.isfinite(t.reward))):
-            raise NonFiniteError(f"The environment returned a non-finite reward {t.reward}; rewardlab refuses to shape it")
         parts = self.term.components(t)
         values = iter(parts.values())
         total = next(values)
         for value in values:
             total = total + value
-        if not bool(xp.all(xp.isfinite(total))):
-            bad = {k: v for k, v in parts.items() if not bool(xp.all(xp.isfinite(v)))}
+        # One check covers both: a NaN or inf in the env reward or in any part makes this sum non-finite.
+        if not bool(namespace(total).isfinite(total + t.reward).all()):
+            xp = namespace(total)
+            if not bool(xp.isfinite(t.reward).all()):
+                raise NonFiniteError(f"The environment returned a non-finite reward {t.reward}; rewardlab refuses to shape it")
+            bad = {k: v for k, v in parts.items() if not bool(xp.isfinite(v).all())}
             raise NonFiniteError(f"Reward terms returned non-finite values: {bad}")
         return total, parts

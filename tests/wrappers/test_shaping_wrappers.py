@@ -226,3 +226,15 @@ def test_parallel_wrapper_zeroes_potential_on_agent_termination():
             sums[a] += GAMMA**t * infos[a]["reward_terms"]["pbrs"]
     assert sums == pytest.approx({a: -4.0 for a in sums})
     assert env.terms["player_0"] is not env.terms["player_1"]
+
+
+@pytest.mark.parametrize("wrapper", [RewardShaping, VectorRewardShaping])
+def test_wrappers_record_every_constructor_argument(wrapper):
+    # As Gymnasium's test_record_constructor_args: what is recorded is the signature less `env`.
+    import inspect
+
+    inner = gym.make("CartPole-v1") if wrapper is RewardShaping else gym.make_vec("CartPole-v1", num_envs=2)
+    env = wrapper(inner, {"type": "Constant", "value": 1.0})
+    expected = [p for p in inspect.signature(wrapper.__init__).parameters if p not in ("self", "env")]
+    assert list(env._saved_kwargs) == expected
+    assert env._saved_kwargs["term"] == {"type": "Constant", "value": 1.0}

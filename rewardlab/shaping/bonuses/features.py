@@ -126,7 +126,7 @@ _MULTIPLIERS: dict[tuple[int, str], Any] = {}
 
 def _multipliers(d: int, like: Any) -> Any:
     """Fixed random odd int64 multipliers (one per feature column) for the row hash, on `like`'s device."""
-    device = str(getattr(like, "device", "cpu"))
+    device = "numpy" if isinstance(like, np.ndarray) else str(like.device)
     cached = _MULTIPLIERS.get((d, device))
     if cached is None:
         m = np.random.default_rng(20230613).integers(1, 2**62, size=d, dtype=np.int64) | 1

@@ -36,8 +36,8 @@ def update_learned_terms(term: Term, rollout: Mapping[str, Any] | None = None) -
             ``obs``, ``next_obs``, ``actions`` and optionally ``valid`` (False rows are skipped).
 
     Returns:
-        Training metrics per term name (e.g. ``{"rnd": {"rnd_loss": ..., "samples": ...}}``);
-        terms with nothing to train on are left out.
+        Training metrics per term name (e.g. ``{"rnd": {"rnd_loss": ..., "samples": ...}}``; a
+        repeated name gets a suffix, ``rnd_2``); terms with nothing to train on are left out.
 
     Example:
         >>> import numpy as np
@@ -54,5 +54,9 @@ def update_learned_terms(term: Term, rollout: Mapping[str, Any] | None = None) -
     for t in learned_terms(term):
         out = t.update(rollout)
         if out:
-            metrics[t.name] = out
+            name, i = t.name, 1
+            while name in metrics:
+                i += 1
+                name = f"{t.name}_{i}"
+            metrics[name] = out
     return metrics

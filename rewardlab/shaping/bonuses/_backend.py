@@ -69,8 +69,10 @@ class RunningMoments:
         self.count = total
 
     def state_dict(self) -> dict[str, Any]:
-        return {"mean": copy(self.mean) if hasattr(self.mean, "shape") else self.mean,
-                "var": copy(self.var) if hasattr(self.var, "shape") else self.var, "count": self.count}
+        def snapshot(x: Any) -> Any:
+            return copy(x) if hasattr(x, "shape") else x
+
+        return {"mean": snapshot(self.mean), "var": snapshot(self.var), "count": self.count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from rewardlab._array import namespace
 from rewardlab.errors import InvalidParameter
-from rewardlab.shaping.bonuses._backend import RunningMoments, copy, host_bool, like
+from rewardlab.shaping.bonuses._backend import RunningMoments, copy, like
 from rewardlab.shaping.bonuses.counts import EpisodicCount
 from rewardlab.shaping.terms import Term, Transition, register_term
 
@@ -40,8 +40,8 @@ class RND(Term):
         score: ``"next_obs"`` or ``"obs"``.
         normalize_return: divide by the std of intrinsic returns.
         gamma: the intrinsic discount ``gamma_int`` of that return.
-        **model_args: :class:`~rewardlab.shaping.bonuses.networks.RNDModel` arguments
-            (``embed_dim, hidden, squared, normalize_obs, lr, batch_size, steps_per_update, capacity, seed``).
+        embed_dim, hidden, squared, normalize_obs, lr, batch_size, steps_per_update, capacity, seed:
+            the networks and their training, see :class:`~rewardlab.shaping.bonuses.networks.RNDModel`.
 
     Example:
         >>> import numpy as np

@@ -1,0 +1,11 @@
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    # The machine is shared: learned-term tests train with one thread.
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)

@@ -3,6 +3,7 @@
 See :mod:`rewardlab.shaping.terms` for the protocol and the composition algebra.
 """
 
+from rewardlab.shaping.bonuses import E3B, RND, EpisodicCount, GlobalCount, NovelD, update_learned_terms
 from rewardlab.shaping.gating import Gate, gate_rollout
 from rewardlab.shaping.pbrs import PBRS
 from rewardlab.shaping.potentials import potentials_for, register_potentials
@@ -39,4 +40,10 @@ __all__ = [
     "register_term",
     "potentials_for",
     "register_potentials",
+    "GlobalCount",
+    "EpisodicCount",
+    "E3B",
+    "RND",
+    "NovelD",
+    "update_learned_terms",
 ]

@@ -133,7 +133,8 @@ class SparsePusher(ControlTask):
     ``-||obj - goal|| - 0.5 ||tip - obj|| - 0.1 ||a||^2``.
 
     ## Success
-    ``||obj - goal|| < 0.05`` (spec §3.3; the distance ``-info["reward_dist"]`` of Pusher-v5).
+    ``||obj - goal|| < 0.05`` (spec §3.3; the 3-D distance ``-info["reward_dist"]`` of Pusher-v5).
+    The object's centre sits 0.048 above the goal's, so this needs the xy distance below about 0.014.
 
     ## Potentials
     ``neg_distance``: ``-||obj - goal||``; ``neg_tip_distance``: ``-||tip - obj||``.

@@ -17,6 +17,7 @@ MiniGrid's mission string is dropped: it is fixed by the task id (and its Text s
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -102,8 +103,8 @@ class SubgoalDistance:
         >>> env = gym.make("rewardlab/Sparse-DoorKey-8x8-v0")
         >>> obs, _ = env.reset(seed=0)
         >>> phi = rewardlab.shaping.potentials_for(env.spec.id)["subgoal_distance"]
-        >>> round(float(phi(obs[None])[0]) * 3 * 64)  # -(2 stages left * 64 + 3 moves to the key)
-        -131
+        >>> round(float(phi(obs[None])[0]) * 3 * 64)  # -(2 stages left * 64 + 2 moves to the key)
+        -130
     """
 
     def __init__(self, width: int, height: int, target: int, num_stages: int):
@@ -148,10 +149,9 @@ class _MiniGridTask(ControlTask):
     def potential(cls) -> SubgoalDistance:
         return SubgoalDistance(cls.width, cls.height, cls.target, cls.num_stages)
 
-    def __init__(self, reward: str = "sparse", delay: int | str | None = None, horizon: int | None = None, render_mode: str | None = None):
-        self._phi = self.potential()
-        self._last_phi = 0.0
-        super().__init__(reward=reward, delay=delay, horizon=horizon, render_mode=render_mode)
+    @functools.cached_property
+    def _phi(self) -> SubgoalDistance:
+        return self.potential()
 
     def _base_kwargs(self) -> dict[str, Any]:
         # MiniGrid enforces its own step limit; setting it to the horizon keeps both limits, and the

@@ -101,7 +101,7 @@ class SparseReacher(ControlTask):
         >>> obs, _ = env.reset(seed=0)
         >>> _, reward, _, _, info = env.step(np.zeros(2, dtype=np.float32))
         >>> reward, info["is_success"], round(info["dense_reward"], 4)
-        (0.0, False, -0.1765)
+        (0.0, False, -0.1905)
     """
 
     metadata: ClassVar[dict[str, Any]] = _MUJOCO_METADATA

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 
 import gymnasium as gym
@@ -12,6 +13,8 @@ from gymnasium.utils.env_checker import check_env
 import rewardlab
 from rewardlab.envs.control import TASKS, task_ids
 from rewardlab.errors import InvalidParameter, MissingExtraError
+from rewardlab.shaping import PBRS, EnvReward
+from rewardlab.wrappers import RewardShaping
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -37,6 +40,10 @@ def test_check_env(env_id):
     check_env(env.unwrapped, skip_render_check=True)
 
 
+def _flat(x) -> np.ndarray:
+    return np.concatenate([np.ravel(v) for v in x.values()]) if isinstance(x, dict) else np.ravel(x)
+
+
 @pytest.mark.parametrize("env_id", task_ids("Sparse"))
 def test_same_seed_same_trajectory(env_id):
     runs = []
@@ -49,12 +56,9 @@ def test_same_seed_same_trajectory(env_id):
             obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
             traj += [obs, reward, terminated, truncated, info["dense_reward"], info["is_success"]]
             if terminated or truncated:
-                obs, _ = env.reset()
-                traj.append(obs)
-        runs.append(traj)
-    flat = [np.concatenate([np.ravel(v) for v in x.values()]) if isinstance(x, dict) else np.ravel(x) for x in runs[0]]
-    flat2 = [np.concatenate([np.ravel(v) for v in x.values()]) if isinstance(x, dict) else np.ravel(x) for x in runs[1]]
-    assert all(np.array_equal(a, b) for a, b in zip(flat, flat2, strict=True))
+                traj.append(env.reset()[0])
+        runs.append([_flat(x) for x in traj])
+    assert all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -134,3 +138,31 @@ def test_missing_extra_names_it(monkeypatch, module, env_id, extra):
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingExtraError, match=rf'pip install "rewardlab\[{extra}\]"'):
         gym.make(env_id)
+
+
+@pytest.mark.parametrize("env_id", task_ids("Sparse"))
+def test_sb3_accepts_the_env(env_id):
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker", reason="needs the `train` extra")
+    sb3_checker.check_env(_make(env_id), warn=False)
+
+
+@pytest.mark.parametrize("env_id", ["rewardlab/Sparse-MountainCar-v0", "rewardlab/Sparse-DoorKey-8x8-v0"])
+def test_pickle_round_trip_rebuilds_the_env(env_id):
+    env = _make(env_id)
+    clone = pickle.loads(pickle.dumps(env))
+    np.testing.assert_array_equal(env.reset(seed=11)[0], clone.reset(seed=11)[0])
+    assert env.step(1)[1:4] == clone.step(1)[1:4]
+
+
+@pytest.mark.parametrize(("env_id", "name"), [("rewardlab/Sparse-MountainCar-v0", "energy"), ("rewardlab/Sparse-DoorKey-8x8-v0", "subgoal_distance")])
+def test_named_potential_shapes_through_the_rewardlab_wrapper(env_id, name):
+    # PBRS("name") resolves against the env id; each step pays 0.99 * Phi(s') - Phi(s) on top of the sparse reward.
+    env = RewardShaping(_make(env_id), EnvReward() + PBRS(name, gamma=0.99))
+    phi = rewardlab.shaping.potentials_for(env_id)[name]
+    obs, _ = env.reset(seed=0)
+    for action in [2, 2, 0, 1]:
+        next_obs, reward, terminated, _, info = env.step(action)
+        expected = 0.99 * phi(next_obs[None])[0] * (not terminated) - phi(obs[None])[0]
+        assert info["reward_terms"][f"pbrs_{name}"] == pytest.approx(expected, abs=1e-12)
+        assert reward == pytest.approx(info["sparse_reward"] + expected, abs=1e-12)
+        obs = next_obs

@@ -26,12 +26,14 @@ REWARD_MODES = ("sparse", "dense")
 def make_base(env_id: str, extra: str | None, module: str | None = None, **kwargs: Any) -> gym.Env:
     """The raw base env of `env_id` (no TimeLimit/checker wrappers), or a MissingExtraError naming `extra`.
 
-    `module` is imported first when the base id is registered by a plugin package (minigrid,
-    gymnasium_robotics).
+    `env_id` is a registered id or a 'module:Class' entry point. `module` is imported first when the
+    base id is registered by a plugin package (minigrid, gymnasium_robotics).
     """
     try:
         if module is not None:
             importlib.import_module(module)  # registers the plugin's ids
+        if ":" in env_id:
+            return gym.envs.registration.load_env_creator(env_id)(**kwargs)
         return gym.make(env_id, **kwargs).unwrapped
     except (ImportError, DependencyNotInstalled) as e:
         if extra is None:

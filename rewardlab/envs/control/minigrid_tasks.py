@@ -272,9 +272,9 @@ class SparseMultiRoomN4S5(_MiniGridTask):
     __doc__ = """MiniGrid MultiRoom with 4 rooms of size <= 5: open doors to reach the goal; +1 on success.
 
     ## Description
-    MiniGrid's ``MultiRoomEnv(minNumRooms=4, maxNumRooms=4, maxRoomSize=5)`` on a 25x25 grid. This
-    is ``MiniGrid-MultiRoom-N4-S5-v1``: minigrid 3.2 keeps the legacy id ``...-N4-S5-v0`` configured
-    with 6 rooms, so rewardlab builds on v1 to get the 4 rooms that the name says.
+    MiniGrid's ``MultiRoomEnv(minNumRooms=4, maxNumRooms=4, maxRoomSize=5)`` on a 25x25 grid, the
+    configuration of ``MiniGrid-MultiRoom-N4-S5-v1``. minigrid 3.2 keeps the legacy id
+    ``...-N4-S5-v0`` configured with 6 rooms, so rewardlab passes the 4-room kwargs explicitly.
 
     ## Success
     Stepping onto the goal square. Random policies: 0 successes in 4000 steps (spec §2.4).
@@ -293,7 +293,10 @@ class SparseMultiRoomN4S5(_MiniGridTask):
         (1880,)
     """
 
-    base_id = "MiniGrid-MultiRoom-N4-S5-v1"
+    # The legacy id MiniGrid-MultiRoom-N4-S5-v0 builds 6 rooms in minigrid 3.2 (and warns); v1, which
+    # older releases lack, has these kwargs.
+    base_id = "minigrid.envs:MultiRoomEnv"
+    base_kwargs: ClassVar[dict[str, Any]] = {"minNumRooms": 4, "maxNumRooms": 4, "maxRoomSize": 5}
     default_horizon = 80
     width = height = 25
     num_stages = 1

@@ -12,7 +12,7 @@ import pytest
 import rewardlab  # noqa: F401
 from rewardlab.envs.control import minigrid_tasks as mt
 
-minigrid = pytest.importorskip("minigrid", reason="the MiniGrid tasks need the `minigrid` extra")
+pytest.importorskip("minigrid", reason="the MiniGrid tasks need the `minigrid` extra")
 from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX, STATE_TO_IDX  # noqa: E402
 from minigrid.core.world_object import Key  # noqa: E402
 

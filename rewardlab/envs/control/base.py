@@ -74,6 +74,13 @@ class ControlTask(gym.Env):
             env truncates by itself, so ``spec.max_episode_steps`` is None; pass ``horizon=`` rather
             than ``max_episode_steps=`` so that delayed rewards are paid at the time limit.
         render_mode: passed to the base env.
+
+    Example:
+        >>> import gymnasium as gym, rewardlab
+        >>> env = gym.make("rewardlab/Dense-MountainCar-v0", delay=2, horizon=5)
+        >>> _ = env.reset(seed=0)
+        >>> [env.step(1)[1] for _ in range(5)]  # -1 per step, paid in pairs and at the time limit
+        [0.0, -2.0, 0.0, -2.0, -1.0]
     """
 
     base_id: ClassVar[str]

@@ -25,9 +25,14 @@ def list_ids() -> list[str]:
 
 
 def describe(env_id: str) -> str:
-    """A one-line description of a registered env: the first line of its entry point's docstring."""
-    entry = gym.spec(env_id).entry_point
+    """A one-line description of a registered env: its entry point's docstring summary and registered kwargs."""
+    spec = gym.spec(env_id)
+    entry = spec.entry_point
     if isinstance(entry, str):
         entry = gym.envs.registration.load_env_creator(entry)
     doc = (getattr(entry, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    summary = doc.splitlines()[0] if doc else ""
+    # Ids that share one class differ by their registered kwargs (e.g. reward="dense"); show them.
+    if spec.kwargs:
+        summary += " [" + ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items()) + "]"
+    return summary

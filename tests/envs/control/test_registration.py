@@ -156,13 +156,14 @@ def test_pickle_round_trip_rebuilds_the_env(env_id):
 
 @pytest.mark.parametrize(("env_id", "name"), [("rewardlab/Sparse-MountainCar-v0", "energy"), ("rewardlab/Sparse-DoorKey-8x8-v0", "subgoal_distance")])
 def test_named_potential_shapes_through_the_rewardlab_wrapper(env_id, name):
-    # PBRS("name") resolves against the env id; each step pays 0.99 * Phi(s') - Phi(s) on top of the sparse reward.
+    # PBRS("name") resolves against the env id; each step pays 0.99 * Phi(s') - Phi(s) on top of the sparse reward
+    # (PBRS shapes in float64, so the float32 potentials are widened before the arithmetic).
     env = RewardShaping(_make(env_id), EnvReward() + PBRS(name, gamma=0.99))
     phi = rewardlab.shaping.potentials_for(env_id)[name]
     obs, _ = env.reset(seed=0)
     for action in [2, 2, 0, 1]:
         next_obs, reward, terminated, _, info = env.step(action)
-        expected = 0.99 * phi(next_obs[None])[0] * (not terminated) - phi(obs[None])[0]
+        expected = 0.99 * np.float64(phi(next_obs[None])[0]) * (not terminated) - np.float64(phi(obs[None])[0])
         assert info["reward_terms"][f"pbrs_{name}"] == pytest.approx(expected, abs=1e-12)
         assert reward == pytest.approx(info["sparse_reward"] + expected, abs=1e-12)
         obs = next_obs

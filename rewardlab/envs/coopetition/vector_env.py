@@ -40,7 +40,7 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
         >>> _ = envs.reset(seed=0)
         >>> _, rewards, _, _, info = envs.step(np.array([[60.0, 20.0], [23.242, 23.242]]))
         >>> rewards.round(3), info["payoff"][0].round(3)
-        (array([287.357, 289.262]), array([134.342, 153.015]))
+        (array([287.357, 297.309]), array([134.342, 153.015]))
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}

@@ -70,12 +70,13 @@ class RandomPolicy:
 class TitForTat:
     """Continuous tit-for-tat for any n: contribute the others' mean last contribution rate times own endowment.
 
-    Reads the agent's one-hot id and the last actions / e from the per-agent observation (the first 2n
-    entries), so one instance serves every agent of an env.
+    Reads the agent's one-hot id (entries 0..n-1) and the last actions / e (entries 5n..6n-1) from the
+    per-agent observation, so one instance serves every agent of an env.
 
     Example:
         >>> tft = TitForTat(np.array([100.0, 80.0]))
-        >>> obs = np.array([[1, 0, 0.3, 0.5], [0, 1, 0.3, 0.5]])  # ids, then last a/e = [.3, .5]
+        >>> obs = np.zeros((2, 13))
+        >>> obs[:, :2], obs[:, 10:12] = np.eye(2), [0.3, 0.5]  # ids; last a/e = [.3, .5]
         >>> tft(obs)
         array([50., 24.])
     """
@@ -86,7 +87,7 @@ class TitForTat:
 
     def __call__(self, obs: Any) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float64)
-        onehot, rates = obs[:, : self.n], obs[:, self.n : 2 * self.n]
+        onehot, rates = obs[:, : self.n], obs[:, 5 * self.n : 6 * self.n]
         others = (rates * (1.0 - onehot)).sum(-1) / (self.n - 1)
         return others * (onehot @ self.endowment)
 

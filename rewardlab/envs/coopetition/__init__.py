@@ -41,9 +41,9 @@ Action Space
     Actions outside the bounds are clipped; non-finite actions raise.
 
 Observation Space
-    Per agent (``Box(0, 1, (6n + 1 + x,))``): own one-hot id, all last actions / e, trust row T[i, :],
-    trust column T[:, i], damage row R[i, :], damage column R[:, i], t / max_steps, then the env's
-    extras x: loyalty (TR-3), memory means / e (TR-4), public reputation and partner index / (n-1)
+    Per agent (``Box(0, 1, (6n + 1 + x,))``): own one-hot id, trust row T[i, :], trust column T[:, i],
+    damage row R[i, :], damage column R[:, i], then the shared block: all last actions / e,
+    t / max_steps and the env's extras x: loyalty (TR-3), memory means / e (TR-4), public reputation and partner index / (n-1)
     (DynamicPartnerSelection), agreed actions / e and the agreement flag (CooperativeNegotiation),
     public reputation (ReputationMarket), membership (CoalitionFormation), sanction level / 3
     (GraduatedSanction), gamma (SynergySearch with ``reveal_gamma=True``). The global state
@@ -193,7 +193,7 @@ def _trust_received(name: str) -> Any:
     def phi(obs: Any) -> Any:
         obs = np.asarray(obs, dtype=np.float64)
         if obs.shape[-1] == agent_size:  # trust column T[:, i] includes T[i, i] = 1
-            return (obs[:, 3 * n : 4 * n].sum(-1) - 1.0) / (n - 1)
+            return (obs[:, 2 * n : 3 * n].sum(-1) - 1.0) / (n - 1)
         if obs.shape[-1] == state_size:
             return (obs[:, n : n + n * n].sum(-1) - n) / (n * (n - 1))
         raise ValueError(f"{name} observations have {agent_size} (agent) or {state_size} (state) entries, not {obs.shape[-1]}")

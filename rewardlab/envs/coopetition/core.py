@@ -94,7 +94,8 @@ class CoopetitionCore:
             consts[key] = self._arr(getattr(params, key))
         self.c = SimpleNamespace(**consts)
         self._eye = self._arr(np.eye(n, dtype=bool))
-        self._onehot = self._arr(np.eye(n))
+        self._onehot_b = self._arr(np.broadcast_to(np.eye(n), (self.num_envs, n, n)).copy())
+        self._zeros_bn1 = self._full((self.num_envs, n, 1), 0.0)
         # TR-4 constant weight (1 + omega*D_ij) * rho0 * D_ij^eta
         self._rho_weight = self._arr((1.0 + params.omega_r * params.D) * params.rho0 * params.D**params.eta)
         self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
@@ -182,21 +183,20 @@ class CoopetitionCore:
         xp = self.xp
         order = xp.argsort(-self.public_rep, axis=-1, stable=True)
         rank = xp.argsort(order, axis=-1, stable=True)
-        return xp.take_along_axis(order, xp.bitwise_xor(rank, xp.ones_like(rank)), axis=-1)
+        return xp.take_along_axis(order, xp.bitwise_xor(rank, 1), axis=-1)
 
     def step(self, actions: Any) -> StepResult:
         """Step every sub-env with joint actions ``[B, n]`` (clipped to [0, e_i])."""
         xp, p, c, n = self.xp, self.params, self.c, self.n
         a = xp.clip(self.as_array(actions), 0.0, c.endowment)
-        zero, one = xp.zeros_like(a), xp.ones_like(a)
         weights = c.D
 
         # TR-2 trust and reputation, then the post-update trust is used by the reward (spec §1.1 order)
         s = M.trust_signal(a, c.baseline, p.kappa, xp)
         T, R = M.trust_update(self.T, self.R, s, c.D, p, xp)
-        T = xp.where(self._eye, xp.ones_like(T), T)
-        R = xp.where(self._eye, xp.zeros_like(R), R)
-        psi = zero
+        T = xp.where(self._eye, 1.0, T)
+        R = xp.where(self._eye, 0.0, R)
+        psi = 0.0
 
         if p.mechanism == "tr3":
             payoff, teammates = M.team_payoff(a, self.member, c, xp)
@@ -218,30 +218,27 @@ class CoopetitionCore:
 
         if p.special == "market":
             rep = self.public_rep
-            tier = xp.where(rep >= _TIERS[0][0], _TIERS[0][1] * one,
-                            xp.where(rep >= _TIERS[1][0], _TIERS[1][1] * one,
-                                     xp.where(rep >= _TIERS[2][0], _TIERS[2][1] * one, _LOW_TIER * one)))
+            tier = xp.full_like(rep, _LOW_TIER)  # an array operand keeps torch's where in float64
+            for floor, multiplier in _TIERS[::-1]:
+                tier = xp.where(rep >= floor, multiplier, tier)
             payoff = tier * payoff  # TR-1 payoffs are >= 0 (a <= e), so a multiplier keeps its sign meaning
             self.public_rep = xp.clip(rep + p.reputation_step * (a / c.endowment - 0.5), 0.0, 1.0)
         elif p.special == "negotiation":
             deviation = xp.abs(a - self.agreed)
             bound = self.agreement[..., None] > 0
             breach = bound & (deviation > p.agreement_tolerance)
-            payoff = payoff - xp.where(breach, p.breach_penalty * deviation, zero)
+            payoff = payoff - xp.where(breach, p.breach_penalty * deviation, 0.0)
             forms = (self.agreement <= 0) & (xp.abs(a[..., 0] - a[..., 1]) <= p.agreement_tolerance)
             self.agreed = xp.where(forms[..., None], a, self.agreed)
-            self.agreement = xp.where(forms, xp.ones_like(self.agreement), self.agreement)
+            self.agreement = xp.where(forms, 1.0, self.agreement)
         elif p.special == "sanction":
             short = a < c.baseline
-            level = xp.where(short, xp.minimum(self.sanction + 1.0, p.sanction_levels * one),
-                             xp.maximum(self.sanction - 1.0, zero))
+            level = xp.where(short, xp.minimum(self.sanction + 1.0, float(p.sanction_levels)), xp.maximum(self.sanction - 1.0, 0.0))
             self.sanction = level
-            payoff = payoff - xp.where(short, p.sanction_fine * level, zero)
+            payoff = payoff - xp.where(short, p.sanction_fine * level, 0.0)
 
         if p.mechanism == "tr4":
-            steps = xp.minimum(self.t, p.memory * xp.ones_like(self.t))
-            mean = xp.sum(self.history, axis=-2) / xp.maximum(steps, xp.ones_like(steps))[..., None]
-            psi = M.reciprocity_term(a, mean, self.t > 0, T, self._rho_weight, p, xp)
+            psi = M.reciprocity_term(a, self._memory_mean(), self.t > 0, T, self._rho_weight, p, xp)
             self.history = xp.concat([self.history[:, 1:, :], a[:, None, :]], axis=1)
 
         if p.trust_gated:
@@ -255,25 +252,30 @@ class CoopetitionCore:
         truncated = (self.t >= p.max_steps) & ~terminated
         return StepResult(reward, payoff, utility, terminated, truncated, success)
 
+    def _memory_mean(self) -> Any:
+        """TR-4: each agent's mean action over its previous min(k, t) steps (0 before the first step)."""
+        xp = self.xp
+        steps = xp.astype(xp.clip(self.t, 1, self.params.memory), xp.float64)
+        return xp.sum(self.history, axis=-2) / steps[:, None]
+
     def _update_coalition(self) -> None:
         """CoalitionFormation: exclusion below loyalty 0.15, re-entry after 5 steps out at loyalty >= 0.4."""
         xp, p = self.xp, self.params
         out = self.member <= 0
-        steps = xp.where(out, self.excluded_steps + 1.0, xp.zeros_like(self.excluded_steps))
+        steps = xp.where(out, self.excluded_steps + 1.0, 0.0)
         reenter = out & (steps >= p.reentry_wait) & (self.loyalty >= p.reentry_loyalty)
         exclude = ~out & (self.loyalty < p.exclusion_loyalty)
-        self.member = xp.where(exclude, xp.zeros_like(self.member), xp.where(reenter, xp.ones_like(self.member), self.member))
-        self.excluded_steps = xp.where(exclude | reenter, xp.zeros_like(steps), steps)
+        self.member = xp.where(exclude, 0.0, xp.where(reenter, 1.0, self.member))
+        self.excluded_steps = xp.where(exclude | reenter, 0.0, steps)
 
     def _termination(self) -> tuple[Any, Any]:
         xp, p, n = self.xp, self.params, self.n
-        off = ~self._eye
         false = xp.zeros((self.num_envs,), dtype=xp.bool, device=self.device)
         kind = p.end_kind
         if kind == "none":
             return false, false
         if kind in ("mean_trust_below", "mean_trust_reaches"):
-            mean = xp.sum(xp.where(off, self.T, xp.zeros_like(self.T)), axis=(-2, -1)) / (n * (n - 1))
+            mean = (xp.sum(self.T, axis=(-2, -1)) - n) / (n * (n - 1))  # the diagonal is exactly 1
             if kind == "mean_trust_below":
                 return mean < p.end_threshold, false
             hit = mean >= p.end_threshold
@@ -295,9 +297,7 @@ class CoopetitionCore:
         if p.mechanism == "tr3":
             out.append(self.loyalty)
         if p.mechanism == "tr4":
-            steps = xp.minimum(self.t, p.memory * xp.ones_like(self.t))
-            mean = xp.sum(self.history, axis=-2) / xp.maximum(steps, xp.ones_like(steps))[..., None]
-            out.append(mean / c.endowment)
+            out.append(self._memory_mean() / c.endowment)
         if p.special == "partner_selection":
             out += [self.public_rep, xp.astype(self._partner(), xp.float64) / (self.n - 1)]
         elif p.special == "random_gamma" and p.reveal_gamma:
@@ -325,12 +325,12 @@ class CoopetitionCore:
     def agent_obs(self) -> Any:
         """Per-agent observations ``[B, n, 6n + 1 + x]``.
 
-        Agent i sees: its one-hot id, all last actions/e, its trust row T[i, :], the trust column T[:, i]
-        others place in it, the damage row R[i, :] and column R[:, i], t/T, then the env's extras.
+        Agent i sees: its one-hot id, its trust row T[i, :], the trust column T[:, i] others place in it,
+        the damage row R[i, :] and column R[:, i], then the shared block: all last actions/e, t/T and
+        the env's extras.
         """
         xp, B, n = self.xp, self.num_envs, self.n
-        tile = lambda x: xp.broadcast_to(x[:, None, :], (B, n, x.shape[-1]))  # noqa: E731
-        parts = [xp.broadcast_to(self._onehot, (B, n, n)), tile(self.last_action / self.c.endowment),
-                 self.T, xp.permute_dims(self.T, (0, 2, 1)), self.R, xp.permute_dims(self.R, (0, 2, 1)),
-                 tile(self._time()), *[tile(x) for x in self._extras()]]
+        shared = xp.concat([self.last_action / self.c.endowment, self._time(), *self._extras()], axis=-1)
+        parts = [self._onehot_b, self.T, xp.permute_dims(self.T, (0, 2, 1)), self.R, xp.permute_dims(self.R, (0, 2, 1)),
+                 shared[:, None, :] + self._zeros_bn1]
         return xp.astype(xp.concat(parts, axis=-1), xp.float32)

@@ -48,8 +48,8 @@ def synergy(a: Any, xp: Any) -> Any:
         array([43.301,  0.   ])
     """
     positive = xp.all(a > SYNERGY_FLOOR, axis=-1)
-    safe = xp.where(a > SYNERGY_FLOOR, a, xp.ones_like(a))
-    return xp.where(positive, xp.exp(xp.mean(xp.log(safe), axis=-1)), xp.zeros_like(positive, dtype=a.dtype))
+    mean_log = xp.sum(xp.log(xp.maximum(a, SYNERGY_FLOOR)), axis=-1) / a.shape[-1]
+    return xp.where(positive, xp.exp(mean_log), 0.0)
 
 
 def tr1_payoff(a: Any, e: Any, alpha: Any, theta: float, gamma: Any, xp: Any, g: Any = None) -> Any:
@@ -95,15 +95,11 @@ def trust_update(T: Any, R: Any, s: Any, D: Any, p: Any, xp: Any) -> tuple[Any, 
     """
     s = s[..., None, :]
     ceiling = 1.0 - R
-    zero = xp.zeros_like(T)
-    build = p.lam_plus * s * xp.maximum(ceiling - T, zero)
-    erode = p.lam_minus * s * T * (1.0 + p.xi * D)
-    dT = xp.where(s > 0, build, xp.where(s < 0, erode, zero))
-    T_new = xp.clip(T + dT, 0.0, 1.0)
-    if p.trust_clip == "ceiling":
-        T_new = xp.minimum(T_new, ceiling)
+    # s = 0 gives 0 in both branches, so one where suffices
+    dT = xp.where(s > 0, p.lam_plus * s * xp.maximum(ceiling - T, 0.0), p.lam_minus * s * T * (1.0 + p.xi * D))
+    T_new = xp.minimum(xp.maximum(T + dT, 0.0), ceiling if p.trust_clip == "ceiling" else 1.0)
     dR = xp.where(s < 0, p.mu_r * xp.abs(s) * (1.0 - R), -p.delta_r * R)
-    return T_new, xp.clip(R + dR, 0.0, 1.0)
+    return T_new, xp.minimum(xp.maximum(R + dR, 0.0), 1.0)
 
 
 def team_payoff(a: Any, member: Any, p: Any, xp: Any) -> tuple[Any, Any]:
@@ -123,11 +119,11 @@ def team_payoff(a: Any, member: Any, p: Any, xp: Any) -> tuple[Any, Any]:
     """
     members = xp.sum(member, axis=-1, keepdims=True)
     total = xp.sum(member * a, axis=-1, keepdims=True)
-    share = p.omega * total**p.beta / xp.maximum(members, xp.ones_like(members))
+    share = p.omega * total**p.beta / xp.maximum(members, 1.0)
     pi = member * share - p.cost * a
     if p.keeps_endowment:
         pi = pi + p.endowment
-    others = xp.maximum(members - member, xp.ones_like(members))
+    others = xp.maximum(members - member, 1.0)
     mean_others = p.cost * (total - member * a) / others
     return pi, share - mean_others
 
@@ -143,7 +139,7 @@ def reciprocity_term(a: Any, memory_mean: Any, has_memory: Any, T: Any, rho_weig
     s_j = a_j - mean of j's previous min(k, t-1) actions; 0 on the first step (``has_memory`` False).
     ``rho_weight`` is the constant (1 + omega*D_ij)*rho0*D_ij^eta, ``[i, j]``.
     """
-    s = xp.where(has_memory[..., None], a - memory_mean, xp.zeros_like(a))
+    s = xp.where(has_memory[..., None], a - memory_mean, 0.0)
     phi = xp.tanh(p.recip_kappa * s)
     return p.lambda_r * xp.sum(T * rho_weight * phi[..., None, :], axis=-1)
 

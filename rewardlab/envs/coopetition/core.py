@@ -53,6 +53,24 @@ def obs_sizes(p: GameParams) -> tuple[int, int]:
     return 6 * n + 1 + x, n + 2 * n * n + 1 + x
 
 
+class _FastNumpy:
+    """numpy with its reductions bound to the ufunc methods, which skip ~2 us of wrapper per call at B = 1."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    @staticmethod
+    def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def all(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
+
+
+_NUMPY = _FastNumpy()
+
+
 class CoopetitionCore:
     """B copies of one coopetition game, stepped together.
 
@@ -76,7 +94,7 @@ class CoopetitionCore:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise InvalidParameter(f"`num_envs` must be an integer >= 1. Received {num_envs!r}")
         if backend == "numpy":
-            self.xp = np
+            self.xp = _NUMPY
         elif backend == "torch":
             import array_api_compat
             import torch
@@ -94,6 +112,7 @@ class CoopetitionCore:
             consts[key] = self._arr(getattr(params, key))
         self.c = SimpleNamespace(**consts)
         self._eye = self._arr(np.eye(n, dtype=bool))
+        self._rates = M.trust_rates(self.c.D, params, self.xp)
         self._onehot_b = self._arr(np.broadcast_to(np.eye(n), (self.num_envs, n, n)).copy())
         self._zeros_bn1 = self._full((self.num_envs, n, 1), 0.0)
         # TR-4 constant weight (1 + omega*D_ij) * rho0 * D_ij^eta
@@ -188,14 +207,12 @@ class CoopetitionCore:
     def step(self, actions: Any) -> StepResult:
         """Step every sub-env with joint actions ``[B, n]`` (clipped to [0, e_i])."""
         xp, p, c, n = self.xp, self.params, self.c, self.n
-        a = xp.clip(self.as_array(actions), 0.0, c.endowment)
+        a = xp.minimum(xp.maximum(self.as_array(actions), 0.0), c.endowment)
         weights = c.D
 
         # TR-2 trust and reputation, then the post-update trust is used by the reward (spec §1.1 order)
         s = M.trust_signal(a, c.baseline, p.kappa, xp)
-        T, R = M.trust_update(self.T, self.R, s, c.D, p, xp)
-        T = xp.where(self._eye, 1.0, T)
-        R = xp.where(self._eye, 0.0, R)
+        T, R = M.trust_update(self.T, self.R, s, self._rates, p, xp)
         psi = 0.0
 
         if p.mechanism == "tr3":

@@ -5,7 +5,7 @@ torch through array-api-compat), so the same code serves the single envs, the ba
 stage-game solvers. Agents index the last axis; matrices are ``[..., i, j]`` (observer i, observed j).
 
 Functions: :func:`value`, :func:`synergy`, :func:`tr1_payoff`, :func:`trust_signal`,
-:func:`trust_update`, :func:`team_payoff`, :func:`loyalty_term`, :func:`reciprocity_term`,
+:func:`trust_rates`, :func:`trust_update`, :func:`team_payoff`, :func:`loyalty_term`, :func:`reciprocity_term`,
 :func:`mode_reward`.
 """
 
@@ -18,6 +18,7 @@ __all__ = [
     "synergy",
     "tr1_payoff",
     "trust_signal",
+    "trust_rates",
     "trust_update",
     "team_payoff",
     "loyalty_term",
@@ -75,31 +76,46 @@ def trust_signal(a: Any, baseline: Any, kappa: float, xp: Any) -> Any:
     return xp.tanh(kappa * (a - baseline))
 
 
-def trust_update(T: Any, R: Any, s: Any, D: Any, p: Any, xp: Any) -> tuple[Any, Any]:
+def trust_rates(D: Any, p: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Constant per-pair rates of :func:`trust_update`: (lam+, lam-*(1 + xi*D), mu_R), zero on the diagonal.
+
+    The zero diagonal keeps self-trust at 1 and self-damage at 0 without a separate fix-up.
+    """
+    off = 1.0 - xp.eye(D.shape[-1], dtype=D.dtype, device=getattr(D, "device", None))
+    return p.lam_plus * off, p.lam_minus * (1.0 + p.xi * D) * off, p.mu_r * off
+
+
+def trust_update(T: Any, R: Any, s: Any, rates: tuple[Any, Any, Any], p: Any, xp: Any) -> tuple[Any, Any]:
     """One TR-2 step of trust T and reputation damage R, ``[..., i, j]``, given signals s ``[..., j]``.
 
     Building ``lam+ * s * max(0, 1-R-T)`` when s > 0; erosion ``lam- * s * T * (1 + xi*D)`` when s < 0.
     Damage grows ``mu_R*|s|*(1-R)`` on violations and otherwise decays ``-delta_R*R`` (regime-separated).
-    The ceiling uses R before the update. New T is clipped to [0, 1] (``p.trust_clip == "unit"``, the
-    TR-2 suite) or to [0, 1-R_pre] (``"ceiling"``, the anchor envs). The diagonal is left to the caller.
+    The ceiling uses R before the update. Trust stays in [0, 1] (the TR-2 suite's clip never binds,
+    see below); with ``p.trust_clip == "ceiling"`` (the anchor envs) it is clipped to [0, 1-R_pre].
+    `rates` comes from :func:`trust_rates`.
 
     Example:
         >>> import numpy as np
         >>> from rewardlab.envs.coopetition.params import build_params
         >>> p = build_params("TrustDilemma")
-        >>> T, R = np.full((2, 2), 0.5), np.zeros((2, 2))
+        >>> T, R = np.array([[1.0, 0.5], [0.5, 1.0]]), np.zeros((2, 2))
         >>> s = trust_signal(np.array([60.0, 20.0]), p.baseline, p.kappa, np)
-        >>> T2, R2 = trust_update(T, R, s, p.D, p, np)
-        >>> float(T2[0, 1]).__round__(3), float(T2[1, 0]).__round__(3), float(R2[0, 1])
-        (0.194, 0.575, 0.5)
+        >>> T2, R2 = trust_update(T, R, s, trust_rates(p.D, p, np), p, np)
+        >>> T2.round(3), R2
+        (array([[1.   , 0.194],
+               [0.575, 1.   ]]), array([[0. , 0.5],
+               [0. , 0. ]]))
     """
+    build, erode, damage = rates
     s = s[..., None, :]
     ceiling = 1.0 - R
-    # s = 0 gives 0 in both branches, so one where suffices
-    dT = xp.where(s > 0, p.lam_plus * s * xp.maximum(ceiling - T, 0.0), p.lam_minus * s * T * (1.0 + p.xi * D))
-    T_new = xp.minimum(xp.maximum(T + dT, 0.0), ceiling if p.trust_clip == "ceiling" else 1.0)
-    dR = xp.where(s < 0, p.mu_r * xp.abs(s) * (1.0 - R), -p.delta_r * R)
-    return T_new, xp.minimum(xp.maximum(R + dR, 0.0), 1.0)
+    # s = 0 gives 0 in both branches, so one where suffices. No clip to [0, 1] is needed: building moves
+    # T toward the ceiling by a fraction lam+*s <= 1, erosion scales T by 1 - lam-*|s|*(1+xi*D) >= 0
+    # (build_params checks lam-*(1+xi*max D) < 1), damage moves R toward 1 by mu_R*|s| <= 1 or decays it.
+    T_new = T + xp.where(s > 0, build * s * xp.maximum(ceiling - T, 0.0), erode * s * T)
+    if p.trust_clip == "ceiling":
+        T_new = xp.minimum(T_new, ceiling)
+    return T_new, R + xp.where(s < 0, -damage * s * ceiling, -p.delta_r * R)
 
 
 def team_payoff(a: Any, member: Any, p: Any, xp: Any) -> tuple[Any, Any]:

@@ -79,10 +79,15 @@ class CoopetitionParallelEnv(ParallelEnv):
 
     def joint_action(self, actions: dict[str, Any]) -> np.ndarray:
         """The ``[1, n]`` joint action of an action dict (every live agent must act; values must be finite)."""
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise InvalidParameter(f"Every agent acts each step; `actions` has no entry for {missing}")
-        joint = np.array([[np.asarray(actions[a], dtype=np.float64).reshape(-1)[0] for a in self.possible_agents]])
+        try:
+            joint = np.array([actions[a] for a in self.possible_agents], dtype=np.float64).reshape(1, -1)
+        except KeyError:
+            missing = [a for a in self.possible_agents if a not in actions]
+            raise InvalidParameter(f"Every agent acts each step; `actions` has no entry for {missing}") from None
+        except ValueError as err:
+            raise InvalidParameter(f"Each agent's action is one number. Received {actions!r}") from err
+        if joint.shape[1] != len(self.possible_agents):
+            raise InvalidParameter(f"Each agent's action is one number; received {joint.shape[1]} numbers for {len(self.possible_agents)} agents")
         if not np.isfinite(joint).all():
             raise NonFiniteError(f"Actions must be finite. Received {joint[0].tolist()}")
         return joint

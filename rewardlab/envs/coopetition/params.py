@@ -372,7 +372,11 @@ def build_params(name: str, **kwargs: Any) -> GameParams:
         updates["trust_gated"] = bool(kwargs["trust_gated"])
     if "max_steps" in kwargs:
         updates["max_steps"] = _check_int("max_steps", kwargs["max_steps"], 1)
-    return dataclasses.replace(params, extra=dict(kwargs), **updates)
+    params = dataclasses.replace(params, extra=dict(kwargs), **updates)
+    # trust_update relies on erosion never overshooting zero (see mechanics.trust_update)
+    if params.lam_minus * (1 + params.xi * params.D.max()) >= 1 or params.mu_r > 1 or params.lam_plus > 1:
+        raise AssertionError(f"{name}: trust rates out of range")  # internal invariant of the env table
+    return params
 
 
 def _check_choice(key: str, value: Any, choices: Any) -> str:

@@ -57,7 +57,7 @@ def _scalar_update(p, T, R, s, D):
     """One trust update of a single (i, j) pair through the batched function (2 agents, pair 0->1)."""
     Tm, Rm = np.array([[1.0, T], [1.0, 1.0]]), np.array([[0.0, R], [0.0, 0.0]])
     Dm = np.array([[0.0, D], [0.0, 0.0]])
-    T2, R2 = M.trust_update(Tm, Rm, np.array([0.0, s]), Dm, p, np)
+    T2, R2 = M.trust_update(Tm, Rm, np.array([0.0, s]), M.trust_rates(Dm, p, np), p, np)
     return float(T2[0, 1]), float(R2[0, 1])
 
 

@@ -65,6 +65,17 @@ def _fast_numpy() -> SimpleNamespace:
 _NUMPY = _fast_numpy()
 
 
+def _namespace(backend: str) -> Any:
+    if backend == "numpy":
+        return _NUMPY
+    if backend == "torch":
+        import array_api_compat
+        import torch
+
+        return array_api_compat.array_namespace(torch.empty(0))
+    raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
+
+
 class CoopetitionCore:
     """B copies of one coopetition game, stepped together.
 
@@ -87,15 +98,7 @@ class CoopetitionCore:
     def __init__(self, params: GameParams, num_envs: int = 1, backend: str = "numpy", device: Any = None):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise InvalidParameter(f"`num_envs` must be an integer >= 1. Received {num_envs!r}")
-        if backend == "numpy":
-            self.xp = _NUMPY
-        elif backend == "torch":
-            import array_api_compat
-            import torch
-
-            self.xp = array_api_compat.array_namespace(torch.empty(0))
-        else:
-            raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
+        self.xp = _namespace(backend)
         self.backend, self.device = backend, (device if backend == "torch" else None)
         self.params, self.num_envs, self.n = params, int(num_envs), params.n
         self.obs_size, self.state_size = obs_sizes(params)
@@ -113,6 +116,15 @@ class CoopetitionCore:
         self._rho_weight = self._arr((1.0 + params.omega_r * params.D) * params.rho0 * params.D**params.eta)
         self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
         self._alloc()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["xp"]  # a namespace of functions and modules; rebuilt from `backend`
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.xp = _namespace(self.backend)
 
     # --- helpers -------------------------------------------------------------------------------
 

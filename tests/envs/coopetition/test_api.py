@@ -220,6 +220,19 @@ def test_trust_received_potential():
     assert phi(env.state()[None])[0] == pytest.approx((0.575 + 0.194) / 2, abs=1e-3)
 
 
+@pytest.mark.parametrize("name", ["SynergySearch", "ApacheProject", "GraduatedSanction"])
+def test_pickle_round_trip(name):
+    # a pickled env continues exactly like the original (Gymnasium's env sweeps pickle every spec)
+    import pickle
+
+    env = gym.make(f"rewardlab/{name}-v0")
+    env.reset(seed=4)
+    act = _actions(name, 1)[0].astype(np.float32)
+    clone = pickle.loads(pickle.dumps(env))
+    a, b = env.step(act), clone.step(act)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
 def test_core_rejects_bad_arguments():
     with pytest.raises(InvalidParameter, match="num_envs"):
         CoopetitionCore(build_params("SLCD"), num_envs=0)

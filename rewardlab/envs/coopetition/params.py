@@ -146,7 +146,7 @@ def _dynamic_partner_selection() -> GameParams:
 
 def _recovery_race() -> GameParams:
     # Horizon 200 (not the anchor's 150): under full cooperation the 0.90 target is first reached at
-    # step 174 (tests/envs/coopetition/test_mechanics.py), so 150 made success unreachable (spec §8.8).
+    # step 174 (tests/envs/coopetition/test_coopetition_mechanics.py), so 150 made success unreachable (spec §8.8).
     return _tr1("RecoveryRace", 2, 100, 0.5, _sym(2, 0.55), (20, 0.6), 35,
                 _trust(.08, .35, .70, .01, .40, 1.0, .25, .50), 200,
                 end_kind="mean_trust_reaches", end_threshold=0.90)

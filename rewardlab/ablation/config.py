@@ -12,7 +12,7 @@ evaluation schedule::
       sparse: EnvReward
       pbrs: {type: Sum, terms: [EnvReward, {type: PBRS, potential: energy, gamma: 0.99}]}
     algorithms:
-      - {algo: PPO, hyperparams: {n_steps: 256}}
+      - {algo: PPO, hyperparams: {n_steps: 256}, normalize_obs: true}
     envs:
       - id: MountainCar-v0
         kwargs: {}                # passed to gym.make
@@ -54,14 +54,14 @@ _TOP = {
     "evaluation": "{every, episodes}",
     "baseline": "the reward spec that probability of improvement compares against",
     "rewards": "{name: reward term config}",
-    "algorithms": "a list of algorithm names or {algo, name, hyperparams}",
+    "algorithms": "a list of algorithm names or {algo, name, hyperparams, normalize_obs}",
     "envs": "a list of env ids or {id, kwargs, wrappers, max_episode_steps, total_steps, rewards, label}",
 }
 _REQUIRED = ("rewards", "algorithms", "envs")
 _BUDGET = {"total_steps", "n_envs"}
 _EVALUATION = {"every", "episodes"}
 _ENV = {"id", "label", "kwargs", "wrappers", "max_episode_steps", "total_steps", "rewards"}
-_ALGO = {"algo", "name", "hyperparams"}
+_ALGO = {"algo", "name", "hyperparams", "normalize_obs"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 
 
@@ -180,7 +180,11 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         except RewardlabError as e:
             raise ConfigError(f"`{where}.algo`: {e}") from e
         hyper = _check_keys(entry.get("hyperparams") or {}, _hyperparam_names(cls), f"{where}.hyperparams")
-        out.append({"name": _label(entry.get("name", entry["algo"]), f"{where}.name"), "algo": entry["algo"], "hyperparams": hyper})
+        normalize_obs = entry.get("normalize_obs", False)
+        if not isinstance(normalize_obs, bool):
+            raise ConfigError(f"`{where}.normalize_obs` must be true or false. Received {normalize_obs!r}")
+        name = _label(entry.get("name", entry["algo"]), f"{where}.name")
+        out.append({"name": name, "algo": entry["algo"], "hyperparams": hyper, "normalize_obs": normalize_obs})
     _unique([a["name"] for a in out], "algorithms[].name")
     return out
 

@@ -76,6 +76,7 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
             max_episode_steps=env["max_episode_steps"],
             eval_every=spec["evaluation"]["every"],
             eval_episodes=spec["evaluation"]["episodes"],
+            normalize_obs=spec["algo"]["normalize_obs"],
             progress=progress,
         )
         final = result.curve[-1]

@@ -27,7 +27,7 @@ try:
     import torch
     from stable_baselines3.common.base_class import BaseAlgorithm
     from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("rewardlab.baselines.sb3", "train", e) from e
 
@@ -219,6 +219,7 @@ def train(
     max_episode_steps: int | None = None,
     eval_every: int | None = None,
     eval_episodes: int = 5,
+    normalize_obs: bool = False,
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
     verbose: int = 0,
@@ -236,6 +237,8 @@ def train(
         env_kwargs, wrappers, max_episode_steps: how each env is made (see :func:`make_env`).
         eval_every: env steps between evaluations (default: ``total_steps // 10``).
         eval_episodes: episodes per evaluation.
+        normalize_obs: wrap the shaped VecEnv in SB3's ``VecNormalize`` (observations only). It sits
+            outside the shaping, so potentials still see raw observations; evaluation reuses its statistics.
         progress: optional ``fn(num_timesteps)`` called about once a second.
         torch_threads: ``torch.set_num_threads`` for this process (one by default: more threads on
             a busy CPU made SB3 PPO 11x slower, see specs/performance.md); None leaves it alone.
@@ -259,6 +262,8 @@ def train(
     check_reward_for_learner(term, algorithm_gamma(algo, hyperparams))
     venv = make_vec_env(env_id, term, n_envs, seed, wrappers, max_episode_steps, **dict(env_kwargs or {}))
     check_action_space(algo, venv.action_space, env_id)
+    if normalize_obs:
+        venv = VecNormalize(venv, norm_obs=True, norm_reward=False)
     eval_env = make_env(env_id, env_kwargs, wrappers, max_episode_steps)
     policy = hyperparams.pop("policy", _policy_for(venv.observation_space))
     try:

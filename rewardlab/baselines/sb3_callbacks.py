@@ -92,14 +92,17 @@ def evaluate_task(
     """Mean task return and success rate (NaN when the env has no ``is_success``) over ``n_episodes``.
 
     ``env`` is an unshaped single env: its reward is the task reward. Episode ``k`` starts from
-    ``reset(seed=seed + k)``, so every evaluation of a run sees the same start states.
+    ``reset(seed=seed + k)``, so every evaluation of a run sees the same start states. A model
+    trained under ``VecNormalize`` sees observations normalised with its frozen training statistics.
     """
+    vec_normalize = model.get_vec_normalize_env()
+    normalize = vec_normalize.normalize_obs if vec_normalize is not None else (lambda o: o)
     returns, successes = [], []
     for k in range(n_episodes):
         obs, info = env.reset(seed=seed + k)
         total, done = 0.0, False
         while not done:
-            action, _ = model.predict(obs, deterministic=deterministic)
+            action, _ = model.predict(normalize(obs), deterministic=deterministic)
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             done = terminated or truncated

@@ -43,7 +43,7 @@ class ParallelVecEnv(VecEnv):
         >>> from pettingzoo.classic import rps_v2
         >>> venv = ParallelVecEnv([rps_v2.parallel_env(max_cycles=2)])
         >>> venv.seed(0)
-        [0, 1]
+        [0, 0]
         >>> obs = venv.reset()
         >>> _ = venv.step(np.array([0, 1]))
         >>> _, rewards, dones, infos = venv.step(np.array([1, 1]))
@@ -73,6 +73,13 @@ class ParallelVecEnv(VecEnv):
 
     def _stack(self, obs: dict[Any, Any]) -> list[Any]:
         return [obs[a] for a in self.agents]
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        """Copy ``c`` resets with ``seed + c`` next time (all agents of a copy share its seed)."""
+        if seed is None:
+            seed = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
+        self._seeds = [seed + c for c in range(len(self.envs)) for _ in self.agents]
+        return self._seeds
 
     def reset(self) -> np.ndarray:
         out = []

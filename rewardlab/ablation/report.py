@@ -86,7 +86,7 @@ def final_table(path: str | Path, baseline: str | None = None, reps: int = 2000)
     root = _root(path)
     records = [r for r in RunStore(root).records() if r["status"] == COMPLETED]
     if baseline is None:
-        baseline = _config_baseline(root)
+        baseline = _config(root).get("baseline")
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for rec in records:
         s = rec["spec"]
@@ -117,11 +117,11 @@ def final_table(path: str | Path, baseline: str | None = None, reps: int = 2000)
     return pd.DataFrame(rows)
 
 
-def _config_baseline(root: Path) -> str | None:
+def _config(root: Path) -> dict[str, Any]:
     import yaml
 
     cfg_path = root / "config.yaml"
-    return yaml.safe_load(cfg_path.read_text()).get("baseline") if cfg_path.is_file() else None
+    return yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
 
 
 def _ci(point: float, low: float, high: float, digits: int) -> str:
@@ -225,7 +225,8 @@ window.addEventListener("load", function () {{
 def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
     """Write ``report.html`` and ``plots/<env>.png`` into the sweep folder; returns the page's path and the display table."""
     root = _root(path)
-    baseline = _config_baseline(root)
+    cfg = _config(root)
+    baseline = cfg.get("baseline")
     df = load(root)
     table = final_table(root, baseline, reps)
     shown = format_table(table, baseline) if len(table) else None
@@ -244,7 +245,7 @@ def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
         failed_html = f"<h2>Failed runs</h2><ul>{items}</ul>"
     summary = f"{len(records)} runs in the store: {len(records) - len(failed)} completed, {len(failed)} failed."
     page = _PAGE.format(
-        title=html.escape(root.name),
+        title=html.escape(str(cfg.get("name", root.name))),
         summary=summary,
         baseline=html.escape(str(baseline)),
         table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",

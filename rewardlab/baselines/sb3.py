@@ -127,7 +127,8 @@ def make_env(
     try:
         env = gym.make(env_id, **kwargs)
     except gym.error.Error as e:
-        raise ConfigError(f"Cannot make env `{env_id}`: {e}") from e
+        hint = "" if ":" in env_id else " (an id that another package registers on import is written `module:id`, e.g. `minigrid:MiniGrid-Empty-5x5-v0`)"
+        raise ConfigError(f"Cannot make env `{env_id}`: {e}{hint}") from e
     for ref in wrappers:
         if isinstance(ref, Mapping):
             unknown = set(ref) - {"wrapper", "kwargs"}

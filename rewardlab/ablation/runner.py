@@ -125,7 +125,7 @@ def run_sweep(
     progress.draw(force=True)
     if todo:
         if backend == "local":
-            _run_local(todo, store, workers or os.cpu_count() or 1, progress)
+            _run_local(todo, store, workers or _cores(), progress)
         else:
             _run_ray(todo, store, workers, progress)
     progress.close()
@@ -133,6 +133,11 @@ def run_sweep(
 
 
 # --- local process pool -------------------------------------------------------------------------
+
+
+def _cores() -> int:
+    # The cores this process may use (a container's CPU set), not the machine's.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _die_with_parent() -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "TrainResult",
     "algorithm_class",
     "algorithm_gamma",
+    "check_action_space",
     "check_reward_for_learner",
     "make_env",
     "make_vec_env",

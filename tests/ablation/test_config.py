@@ -40,6 +40,7 @@ def cfg(**changes):
         ({"algorithms": ["PPO2"]}, r"`algorithms\[0\].algo`: Unknown algorithm `PPO2`.*Did you mean: `PPO`"),
         ({"algorithms": [{"algo": "PPO", "hyperparams": {"n_step": 8}}]}, r"Unknown key `algorithms\[0\].hyperparams.n_step`.*Did you mean: `n_steps`"),
         ({"envs": ["MountainCar-v9"]}, r"`envs\[0\]`: Cannot make env `MountainCar-v9`"),
+        ({"envs": [{"id": "MountainCar-v0", "kwargs": {"goal_speed": 1}}]}, r"`envs\[0\]`: .*goal_speed"),
         ({"envs": [{"id": "MountainCar-v0", "kwarg": {}}]}, r"Unknown key `envs\[0\].kwarg`.*Did you mean: `kwargs`"),
         ({"envs": [{"id": "MountainCar-v0", "rewards": ["dense"]}]}, r"`envs\[0\].rewards` names `dense`"),
         # CartPole publishes `upright`, not `energy`: the PBRS spec cannot bind there.

@@ -18,6 +18,8 @@ evaluation schedule::
         kwargs: {}                # passed to gym.make
         rewards: [sparse, pbrs]   # optional: the reward specs run on this env (default: all)
         total_steps: 60000        # optional per-env budget
+      - parallel_env: rewardlab.envs.coopetition:parallel_env   # a PettingZoo ParallelEnv factory:
+        kwargs: {name: ...}       # parameter-shared training, each agent shaped by its own copy of the term
 
 :func:`validate` checks everything before a single step runs (unknown keys, impossible values,
 unknown env ids, potentials an env does not publish, PBRS gamma against the learner's gamma,
@@ -55,12 +57,12 @@ _TOP = {
     "baseline": "the reward spec that probability of improvement compares against",
     "rewards": "{name: reward term config}",
     "algorithms": "a list of algorithm names or {algo, name, hyperparams, normalize_obs}",
-    "envs": "a list of env ids or {id, kwargs, wrappers, max_episode_steps, total_steps, rewards, label}",
+    "envs": "a list of env ids or {id | parallel_env, kwargs, wrappers, max_episode_steps, total_steps, rewards, label}",
 }
 _REQUIRED = ("rewards", "algorithms", "envs")
 _BUDGET = {"total_steps", "n_envs"}
 _EVALUATION = {"every", "episodes"}
-_ENV = {"id", "label", "kwargs", "wrappers", "max_episode_steps", "total_steps", "rewards"}
+_ENV = {"id", "parallel_env", "label", "kwargs", "wrappers", "max_episode_steps", "total_steps", "rewards"}
 _ALGO = {"algo", "name", "hyperparams", "normalize_obs"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 
@@ -202,8 +204,14 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     for i, entry in enumerate(envs):
         where = f"envs[{i}]"
         entry = _check_keys({"id": entry} if isinstance(entry, str) else entry, _ENV, where)
-        if not isinstance(entry.get("id"), str):
-            raise ConfigError(f"`{where}` needs an `id` key naming a registered Gymnasium env. Received {entry.get('id')!r}")
+        if ("id" in entry) == ("parallel_env" in entry):
+            raise ConfigError(f"`{where}` needs exactly one of `id` (a Gymnasium id) and `parallel_env` (a 'module:function' making a PettingZoo ParallelEnv)")
+        parallel = entry.get("parallel_env")
+        name = parallel if parallel is not None else entry["id"]
+        if not isinstance(name, str):
+            raise ConfigError(f"`{where}.{'parallel_env' if parallel else 'id'}` must be a string. Received {name!r}")
+        if parallel is not None and (entry.get("wrappers") or entry.get("max_episode_steps")):
+            raise ConfigError(f"`{where}`: `wrappers` and `max_episode_steps` apply to Gymnasium ids only; pass the env's own arguments in `kwargs`")
         kwargs = entry.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"`{where}.kwargs` must be a mapping. Received {kwargs!r}")
@@ -217,8 +225,9 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
             if r not in cfg["rewards"]:
                 raise ConfigError(f"`{where}.rewards` names `{r}`, which is not in `rewards` ({list(cfg['rewards'])}).{did_you_mean(str(r), cfg['rewards'])}")
         env = {
-            "id": entry["id"],
-            "label": _label(entry.get("label", entry["id"].replace("/", "_")), f"{where}.label"),
+            "id": entry.get("id"),
+            "parallel_env": parallel,
+            "label": _label(entry.get("label", name.replace("/", "_").replace(":", "_")), f"{where}.label"),
             "kwargs": dict(kwargs),
             "wrappers": wrappers,
             "max_episode_steps": None if entry.get("max_episode_steps") is None else _positive_int(entry["max_episode_steps"], f"{where}.max_episode_steps"),
@@ -234,21 +243,28 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
 def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     """Make the env once and check every (reward, algorithm) pair that will run on it."""
     from rewardlab.baselines.sb3 import algorithm_gamma, check_action_space, check_reward_for_learner, make_env
-    from rewardlab.shaping.terms import from_config
+    from rewardlab.shaping.terms import from_config, ref_to_callable
 
     try:
-        probe = make_env(env["id"], env["kwargs"], env["wrappers"], env["max_episode_steps"])
+        if env["parallel_env"] is not None:
+            from rewardlab.baselines.multiagent import ParallelVecEnv
+
+            probe = ParallelVecEnv([ref_to_callable(env["parallel_env"], f"{where}.parallel_env")(**env["kwargs"])])
+            potentials_id = probe.envs[0].metadata.get("name")  # what ParallelRewardShaping binds potentials to
+        else:
+            probe = make_env(env["id"], env["kwargs"], env["wrappers"], env["max_episode_steps"])
+            potentials_id = env["id"]
     except (RewardlabError, TypeError, ValueError) as e:
         raise ConfigError(f"`{where}`: {e}") from e
     action_space = probe.action_space
     probe.close()
     for a in cfg["algorithms"]:
-        check_action_space(a["algo"], action_space, env["id"])
+        check_action_space(a["algo"], action_space, env["id"] or env["parallel_env"])
         gamma = algorithm_gamma(a["algo"], a["hyperparams"])
         for r in env["rewards"]:
             term = from_config(cfg["rewards"][r])
             try:
-                term.bind(env["id"])  # resolves named potentials against this env
+                term.bind(potentials_id)  # resolves named potentials against this env
                 check_reward_for_learner(term, gamma, where=f"rewards.{r}")
             except RewardlabError as e:
                 raise ConfigError(f"`{where}` with reward `{r}` and algorithm `{a['name']}`: {e}") from e
@@ -281,7 +297,7 @@ def expand(cfg: Mapping[str, Any]) -> list[RunSpec]:
             for algo in cfg["algorithms"]:
                 for seed in cfg["seeds"]:
                     spec = {
-                        "env": {k: env[k] for k in ("id", "label", "kwargs", "wrappers", "max_episode_steps")},
+                        "env": {k: env[k] for k in ("id", "parallel_env", "label", "kwargs", "wrappers", "max_episode_steps")},
                         "reward_name": reward,
                         "reward": cfg["rewards"][reward],
                         "algo": algo,

@@ -60,25 +60,30 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
     start = time.perf_counter()
     try:
         record["versions"] = versions()
-        from rewardlab.baselines.sb3 import train
-
         env = spec["env"]
-        result = train(
-            spec["algo"]["algo"],
-            env["id"],
+        common = dict(
             reward=spec["reward"],
             total_steps=spec["total_steps"],
             seed=spec["seed"],
-            n_envs=spec["n_envs"],
             hyperparams=spec["algo"]["hyperparams"],
-            env_kwargs=env["kwargs"],
-            wrappers=env["wrappers"],
-            max_episode_steps=env["max_episode_steps"],
             eval_every=spec["evaluation"]["every"],
             eval_episodes=spec["evaluation"]["episodes"],
             normalize_obs=spec["algo"]["normalize_obs"],
             progress=progress,
         )
+        if env["parallel_env"] is not None:
+            from rewardlab.baselines.multiagent import train_parallel
+            from rewardlab.shaping.terms import ref_to_callable
+
+            make = ref_to_callable(env["parallel_env"], "parallel_env")
+            result = train_parallel(lambda: make(**env["kwargs"]), algo=spec["algo"]["algo"], n_copies=spec["n_envs"], **common)
+        else:
+            from rewardlab.baselines.sb3 import train
+
+            result = train(
+                spec["algo"]["algo"], env["id"], n_envs=spec["n_envs"], env_kwargs=env["kwargs"],
+                wrappers=env["wrappers"], max_episode_steps=env["max_episode_steps"], **common,
+            )  # fmt: skip
         final = result.curve[-1]
         record.update(
             status=COMPLETED,

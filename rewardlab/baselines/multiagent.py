@@ -1,4 +1,4 @@
-"""Parameter-shared SB3 PPO on PettingZoo ParallelEnvs, with per-agent shaped rewards.
+"""Parameter-shared SB3 training (PPO by default) on PettingZoo ParallelEnvs, with per-agent shaped rewards.
 
 Every agent of every env copy is one slot of an SB3 VecEnv, so one policy acts for all agents
 (parameter sharing; agents must share observation and action spaces). This replaces the SuperSuit
@@ -7,7 +7,8 @@ supersuit 3.11 crashes on ``PPO(seed=...)`` and folds truncation into terminatio
 ``TimeLimit.truncated``, so PPO never bootstraps at ``max_cycles`` (PettingZoo issue #1126).
 Here a time limit sets ``TimeLimit.truncated`` and ``terminal_observation``, and SB3 bootstraps.
 
-Classes: :class:`ParallelVecEnv`; functions :func:`make_parallel_vec_env`, :func:`train_parallel`.
+Classes: :class:`ParallelVecEnv`; functions :func:`make_parallel_vec_env`, :func:`evaluate_parallel`,
+:func:`train_parallel`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import numpy as np
 from pettingzoo.utils.env import ParallelEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from rewardlab.baselines.sb3 import TrainResult, algorithm_gamma, check_reward_for_learner
-from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback
-from rewardlab.errors import InvalidParameter
+from rewardlab.baselines.sb3 import TrainResult, algorithm_class, algorithm_gamma, check_action_space, check_reward_for_learner
+from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation, success_of, observation_normalizer
+from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping.terms import Term, from_config
 from rewardlab.wrappers.parallel import ParallelRewardShaping
 
-__all__ = ["ParallelVecEnv", "make_parallel_vec_env", "train_parallel"]
+__all__ = ["ParallelVecEnv", "make_parallel_vec_env", "evaluate_parallel", "train_parallel"]
 
 
 class ParallelVecEnv(VecEnv):
@@ -166,46 +167,78 @@ def make_parallel_vec_env(
     return venv
 
 
+def evaluate_parallel(model: Any, env: ParallelEnv, n_episodes: int, seed: int, deterministic: bool = True) -> tuple[float, float]:
+    """Mean per-agent task return and success rate (NaN without ``is_success``) over ``n_episodes`` of an
+    unshaped ParallelEnv, one shared policy acting for every agent; episode ``k`` resets with ``seed + k``."""
+    normalize = observation_normalizer(model)
+    returns, successes = [], []
+    for k in range(n_episodes):
+        obs, infos = env.reset(seed=seed + k)
+        totals = dict.fromkeys(env.possible_agents, 0.0)
+        while env.agents:
+            actions = {a: model.predict(normalize(obs[a]), deterministic=deterministic)[0] for a in env.agents}
+            obs, rewards, _, _, infos = env.step(actions)
+            for a, r in rewards.items():
+                totals[a] += float(r)
+        returns.append(float(np.mean(list(totals.values()))))
+        successes.append(float(np.mean([success_of(infos.get(a, {})) for a in env.possible_agents])))
+    return float(np.mean(returns)), float(np.mean(successes))
+
+
 def train_parallel(
     env_fn: Callable[[], ParallelEnv],
     reward: Term | Mapping[str, Any] | str | None = None,
     total_steps: int = 10_000,
     seed: int = 0,
     n_copies: int = 1,
+    algo: str = "PPO",
     hyperparams: Mapping[str, Any] | None = None,
+    eval_every: int | None = None,
+    eval_episodes: int = 5,
+    normalize_obs: bool = False,
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
 ) -> TrainResult:
-    """Parameter-shared PPO on a PettingZoo ParallelEnv; ``total_steps`` counts agent-steps.
+    """Parameter-shared training (PPO by default) on a PettingZoo ParallelEnv; ``total_steps`` counts agent-steps.
 
-    PBRS terms are checked against PPO's gamma. ``TrainResult.episodes`` holds one record per agent
-    episode (task return = the agent's summed ``task_reward``); no evaluation curve is produced
-    (``curve`` is empty): evaluate the returned policy with the env's own metric.
+    PBRS terms are checked against the learner's gamma. ``episodes`` holds one record per agent
+    episode (task return = the agent's summed ``task_reward``); ``curve`` holds deterministic
+    evaluations of :func:`evaluate_parallel` on an unshaped ``env_fn()`` seeded ``10_000 + seed``.
 
     Example:
         >>> from pettingzoo.classic import rps_v2
-        >>> result = train_parallel(lambda: rps_v2.parallel_env(max_cycles=8), total_steps=64, seed=0, hyperparams={"n_steps": 32, "batch_size": 32, "n_epochs": 1})
-        >>> result.steps, len(result.episodes)  # 2 agents x 32 steps per rollout; 64 / 8 episode ends
-        (64, 8)
+        >>> result = train_parallel(lambda: rps_v2.parallel_env(max_cycles=8), total_steps=64, seed=0, hyperparams={"n_steps": 32, "batch_size": 32, "n_epochs": 1}, eval_every=64, eval_episodes=1)
+        >>> result.steps, len(result.episodes), [row["step"] for row in result.curve]  # 2 agents x 32 steps per rollout; 64 / 8 episode ends
+        (64, 8, [0, 64])
     """
     import torch
-    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
 
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
     hyperparams = dict(hyperparams or {})
-    gamma = algorithm_gamma("PPO", hyperparams)
+    cls = algorithm_class(algo)
+    gamma = algorithm_gamma(algo, hyperparams)
     if isinstance(reward, Mapping) and "type" not in reward:
         for agent, t in reward.items():
             check_reward_for_learner(from_config(t), gamma, where=f"reward[{agent!r}]")
     else:
         check_reward_for_learner(from_config(reward if reward is not None else "EnvReward"), gamma)
-    venv = make_parallel_vec_env(env_fn, reward, n_copies, seed)
-    model = PPO(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, **hyperparams)
+    venv: VecEnv = make_parallel_vec_env(env_fn, reward, n_copies, seed)
+    check_action_space(algo, venv.action_space, "parallel env")
+    if normalize_obs:
+        venv = VecNormalize(venv, norm_obs=True, norm_reward=False)
+    try:
+        model = cls(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, **hyperparams)
+    except TypeError as e:
+        raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
     logger = EpisodeLogger()
-    callbacks = [logger] + ([ProgressCallback(progress)] if progress is not None else [])
+    eval_env = env_fn()
+    evaluation = TaskEvaluation(eval_env, eval_every or max(1, total_steps // 10), eval_episodes, 10_000 + seed, evaluate_parallel)
+    callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
     start = time.perf_counter()
     model.learn(total_steps, callback=callbacks)
     wall = time.perf_counter() - start
     venv.close()
-    return TrainResult(model, [], logger.episodes, logger.term_totals, logger.term_abs_totals, int(model.num_timesteps), wall)
+    eval_env.close()
+    return TrainResult(model, evaluation.curve, logger.episodes, logger.term_totals, logger.term_abs_totals, int(model.num_timesteps), wall)

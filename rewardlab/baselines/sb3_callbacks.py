@@ -19,10 +19,11 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-__all__ = ["EpisodeLogger", "TaskEvaluation", "ProgressCallback", "evaluate_task"]
+__all__ = ["EpisodeLogger", "TaskEvaluation", "ProgressCallback", "evaluate_task", "observation_normalizer", "success_of"]
 
 
-def _success(info: dict[str, Any]) -> float:
+def success_of(info: dict[str, Any]) -> float:
+    """``info["is_success"]`` as 1.0/0.0, or NaN when the env does not report success."""
     # No success criterion is invented: an env without `is_success` gets NaN.
     return float(bool(info["is_success"])) if "is_success" in info else math.nan
 
@@ -77,13 +78,19 @@ class EpisodeLogger(BaseCallback):
                     {
                         "step": int(self.num_timesteps),
                         "task_return": float(self._ret[i]),
-                        "success": _success(info),
+                        "success": success_of(info),
                         "length": int(self._len[i]),
                         "terms": self._terms[i],
                     }
                 )
                 self._ret[i], self._len[i], self._terms[i] = 0.0, 0, {}
         return True
+
+
+def observation_normalizer(model: Any) -> Callable[[Any], Any]:
+    """The model's frozen ``VecNormalize`` observation transform, or the identity."""
+    vec_normalize = model.get_vec_normalize_env()
+    return vec_normalize.normalize_obs if vec_normalize is not None else (lambda o: o)
 
 
 def evaluate_task(
@@ -95,8 +102,7 @@ def evaluate_task(
     ``reset(seed=seed + k)``, so every evaluation of a run sees the same start states. A model
     trained under ``VecNormalize`` sees observations normalised with its frozen training statistics.
     """
-    vec_normalize = model.get_vec_normalize_env()
-    normalize = vec_normalize.normalize_obs if vec_normalize is not None else (lambda o: o)
+    normalize = observation_normalizer(model)
     returns, successes = [], []
     for k in range(n_episodes):
         obs, info = env.reset(seed=seed + k)
@@ -107,7 +113,7 @@ def evaluate_task(
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
-        successes.append(_success(info))
+        successes.append(success_of(info))
     return float(np.mean(returns)), float(np.mean(successes))
 
 
@@ -117,20 +123,23 @@ class TaskEvaluation(BaseCallback):
     Evaluates once at the start and once at the end of training too. ``curve`` holds
     ``{"step", "task_return", "success"}`` rows, step being the number of env steps trained on.
 
-    :param env: an unshaped single env (its reward is the task reward).
+    :param env: an unshaped env (its reward is the task reward).
     :param every: env steps (summed over sub-envs) between evaluations.
     :param n_episodes: episodes per evaluation.
     :param seed: episode ``k`` of every evaluation starts from ``reset(seed=seed + k)``.
+    :param evaluate: ``evaluate(model, env, n_episodes, seed) -> (task return, success)``;
+        :func:`evaluate_task` for Gymnasium envs.
     """
 
-    def __init__(self, env: gym.Env, every: int, n_episodes: int, seed: int) -> None:
+    def __init__(self, env: Any, every: int, n_episodes: int, seed: int, evaluate: Callable[..., tuple[float, float]] = evaluate_task) -> None:
         super().__init__()
         self.env, self.every, self.n_episodes, self.seed = env, every, n_episodes, seed
+        self.evaluate = evaluate
         self.curve: list[dict[str, float]] = []
         self._next = 0
 
     def _evaluate(self) -> None:
-        ret, success = evaluate_task(self.model, self.env, self.n_episodes, self.seed)
+        ret, success = self.evaluate(self.model, self.env, self.n_episodes, self.seed)
         self.curve.append({"step": int(self.num_timesteps), "task_return": ret, "success": success})
         self.logger.record("eval/task_return", ret)
 

@@ -41,6 +41,8 @@ def cfg(**changes):
         ({"algorithms": [{"algo": "PPO", "hyperparams": {"n_step": 8}}]}, r"Unknown key `algorithms\[0\].hyperparams.n_step`.*Did you mean: `n_steps`"),
         ({"envs": ["MountainCar-v9"]}, r"`envs\[0\]`: Cannot make env `MountainCar-v9`"),
         ({"envs": [{"id": "MountainCar-v0", "kwargs": {"goal_speed": 1}}]}, r"`envs\[0\]`: .*goal_speed"),
+        ({"envs": [{"id": "MountainCar-v0", "parallel_env": "pettingzoo.classic.rps_v2:parallel_env"}]}, r"`envs\[0\]` needs exactly one of `id`"),
+        ({"envs": [{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env", "max_episode_steps": 5}]}, r"apply to Gymnasium ids only"),
         ({"envs": [{"id": "MountainCar-v0", "kwarg": {}}]}, r"Unknown key `envs\[0\].kwarg`.*Did you mean: `kwargs`"),
         ({"envs": [{"id": "MountainCar-v0", "rewards": ["dense"]}]}, r"`envs\[0\].rewards` names `dense`"),
         # CartPole publishes `upright`, not `energy`: the PBRS spec cannot bind there.
@@ -101,3 +103,14 @@ def test_examples_validate():
     # Every example that only needs Gymnasium's own envs validates as shipped.
     for name in ["examples/quickstart_gym.yaml"]:
         assert load_config(name)["envs"]
+
+
+def test_parallel_env_entry():
+    c = cfg(envs=[{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env", "kwargs": {"max_cycles": 5}, "rewards": ["env"]}])
+    runs = expand(validate(c))
+    # 1 reward x 2 algorithms x 2 seeds; the label defaults to the factory reference, made file-safe.
+    assert len(runs) == 4 and runs[0]["env"]["label"] == "pettingzoo.classic.rps_v2_parallel_env"
+    assert runs[0]["env"]["id"] is None and runs[0]["env"]["kwargs"] == {"max_cycles": 5}
+    # rps publishes no `energy` potential: the PBRS spec is refused before anything runs.
+    with pytest.raises(ConfigError, match=r"publishes no potential `energy`"):
+        validate(cfg(envs=[{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env"}]))

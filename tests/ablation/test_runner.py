@@ -71,6 +71,20 @@ def test_sweep_store_roundtrip_and_skip(tmp_path):
     assert {k: store.path(k).read_text() for k in keys} == before  # not re-run, not rewritten
 
 
+def test_parallel_env_run(tmp_path):
+    # Rock-paper-scissors, 2 agents, 4 rounds per episode; parameter-shared PPO for 32 agent-steps.
+    cfg = tiny_config("rps", rewards={"env": "EnvReward"}, seeds=1)
+    cfg["envs"] = [{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env", "kwargs": {"max_cycles": 4}, "label": "rps"}]
+    counts = ablate(cfg, tmp_path, report=False)
+    assert (counts["completed"], counts["failed"]) == (1, 0)
+    rec = RunStore(tmp_path).records()[0]
+    assert [p["step"] for p in rec["curve"]] == [0, 16, 32]
+    # rps is zero-sum: the two agents' task returns cancel, so the per-agent mean is exactly 0.
+    assert all(p["task_return"] == 0.0 for p in rec["curve"])
+    # 32 agent-steps / (2 agents x 4 rounds) = 4 episode ends per agent slot pair: 8 agent episodes.
+    assert len(rec["episodes"]) == 8 and all(ep["length"] == 4 for ep in rec["episodes"])
+
+
 def test_crashing_run_is_recorded_and_sweep_continues(tmp_path):
     rewards = {"env": "EnvReward", "crash": {"type": "FromFunction", "fn": "ablation_helpers:boom"}}
     counts = ablate(tiny_config("crash", rewards, seeds=1), tmp_path, workers=2, report=False)

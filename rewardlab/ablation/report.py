@@ -1,0 +1,259 @@
+"""Read a sweep's store into pandas, summarise it honestly and write ``report.html`` with PNG plots.
+
+Everything here uses the task's own metric: the deterministic evaluation return on the env's own
+reward and ``is_success`` where the env defines it (envs without it show task return only).
+
+Functions: :func:`load`, :func:`final_table`, :func:`format_table`, :func:`write_report`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardlab.ablation.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
+from rewardlab.ablation.store import COMPLETED, RunStore
+from rewardlab.errors import ConfigError, MissingExtraError
+
+__all__ = ["load", "final_table", "format_table", "write_report"]
+
+_KEYS = ["env", "reward", "algo"]
+
+
+def _pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as e:
+        raise MissingExtraError("rewardlab.ablation reports", "report", e) from e
+    return pd
+
+
+def _root(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_file():  # report.html or config.yaml inside the sweep folder
+        path = path.parent
+    if not (path / "runs").is_dir():
+        raise ConfigError(f"`{path}` is not a sweep folder (it has no runs/ folder)")
+    return path
+
+
+def load(path: str | Path, include_failed: bool = False) -> Any:
+    """The evaluation curves of a sweep as a DataFrame, one row per (run, evaluation).
+
+    Columns: ``key, env, reward, algo, seed, status, step, task_return, success`` (success is NaN
+    for envs without ``is_success``). Failed runs have no curve; ``include_failed`` adds one row each.
+    """
+    pd = _pandas()
+    rows = []
+    for rec in RunStore(_root(path)).records():
+        spec = rec.get("spec", {})
+        base = {
+            "key": rec["key"],
+            "env": spec.get("env", {}).get("label"),
+            "reward": spec.get("reward_name"),
+            "algo": spec.get("algo", {}).get("name"),
+            "seed": rec.get("seed"),
+            "status": rec["status"],
+        }
+        if rec["status"] == COMPLETED:
+            rows.extend({**base, **point} for point in rec["curve"])
+        elif include_failed:
+            rows.append({**base, "step": math.nan, "task_return": math.nan, "success": math.nan})
+    columns = ["key", *_KEYS, "seed", "status", "step", "task_return", "success"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _term_shares(records: list[dict[str, Any]]) -> dict[str, float]:
+    # A term's share of the training reward: its summed |value| over all terms' summed |value|, averaged over seeds.
+    shares: dict[str, list[float]] = {}
+    for rec in records:
+        totals = rec.get("term_abs_totals") or {}
+        denom = sum(totals.values())
+        for name, value in totals.items():
+            shares.setdefault(name, []).append(value / denom if denom > 0 else math.nan)
+    return {name: float(np.mean(v)) for name, v in shares.items()}
+
+
+def final_table(path: str | Path, baseline: str | None = None, reps: int = 2000) -> Any:
+    """Final performance per (env, reward, algo): IQM over seeds of the last evaluation with a
+    stratified-bootstrap 95% CI, the same for success, probability of improvement over ``baseline``
+    (default: the config's baseline) on the same env and algorithm, and each term's share."""
+    pd = _pandas()
+    root = _root(path)
+    records = [r for r in RunStore(root).records() if r["status"] == COMPLETED]
+    if baseline is None:
+        baseline = _config(root).get("baseline")
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for rec in records:
+        s = rec["spec"]
+        groups.setdefault((s["env"]["label"], s["reward_name"], s["algo"]["name"]), []).append(rec)
+
+    def scores(recs: list[dict[str, Any]], metric: str) -> np.ndarray:
+        return np.array([r["final"][metric] for r in sorted(recs, key=lambda r: r["seed"])], dtype=np.float64)
+
+    rows = []
+    for (env, reward, algo), recs in sorted(groups.items()):
+        ret = stratified_bootstrap_ci(scores(recs, "task_return"), iqm, reps)
+        succ = scores(recs, "success")
+        succ_ci = stratified_bootstrap_ci(succ, iqm, reps) if not np.isnan(succ).any() else (math.nan,) * 3
+        base = groups.get((env, baseline, algo)) if baseline is not None else None
+        poi = (math.nan,) * 3
+        if base is not None and reward != baseline:
+            poi = probability_of_improvement(scores(recs, "task_return"), scores(base, "task_return"), reps)
+        rows.append(
+            {
+                "env": env, "reward": reward, "algo": algo, "seeds": len(recs),
+                "return_iqm": ret[0], "return_low": ret[1], "return_high": ret[2],
+                "success_iqm": succ_ci[0], "success_low": succ_ci[1], "success_high": succ_ci[2],
+                "p_improve": poi[0], "p_improve_low": poi[1], "p_improve_high": poi[2],
+                "steps_per_s": float(np.mean([r["steps_per_s"] for r in recs])),
+                "term_shares": _term_shares(recs),
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _config(root: Path) -> dict[str, Any]:
+    import yaml
+
+    cfg_path = root / "config.yaml"
+    return yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
+
+
+def _ci(point: float, low: float, high: float, digits: int) -> str:
+    if math.isnan(point):
+        return "-"
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_table(table: Any, baseline: str | None = None) -> Any:
+    """The table as display strings: one column per metric, ``IQM [95% CI]``."""
+    pd = _pandas()
+    out = pd.DataFrame(
+        {
+            "env": table["env"], "reward": table["reward"], "algo": table["algo"], "seeds": table["seeds"],
+            "task return IQM [95% CI]": [_ci(*r, 1) for r in zip(table["return_iqm"], table["return_low"], table["return_high"])],
+            "success IQM [95% CI]": [_ci(*r, 2) for r in zip(table["success_iqm"], table["success_low"], table["success_high"])],
+            f"P(improve over {baseline or 'baseline'}) [95% CI]": [_ci(*r, 2) for r in zip(table["p_improve"], table["p_improve_low"], table["p_improve_high"])],
+            "term shares of |training reward|": [", ".join(f"{k} {v:.0%}" for k, v in s.items()) for s in table["term_shares"]],
+            "steps/s": [f"{v:,.0f}" for v in table["steps_per_s"]],
+        }
+    )  # fmt: skip
+    if table["success_iqm"].isna().all():
+        out = out.drop(columns=["success IQM [95% CI]"])
+    return out
+
+
+def _plot_env(df: Any, env: str, out: Path) -> Path:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise MissingExtraError("rewardlab.ablation report plots", "report", e) from e
+    data = df[df["env"] == env]
+    metrics = ["task_return"] + (["success"] if data["success"].notna().any() else [])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for (reward, algo), g in data.groupby(["reward", "algo"], sort=True):
+            wide = g.pivot_table(index="step", columns="seed", values=metric).sort_index()
+            steps = wide.index.to_numpy()
+            values = wide.to_numpy()  # (steps, seeds)
+            mean = np.nanmean(values, axis=1)
+            # 95% band: percentile bootstrap of the mean over seeds, point by point.
+            band = np.array([stratified_bootstrap_ci(v[~np.isnan(v)], _mean, 1000)[1:] for v in values])
+            (line,) = ax.plot(steps, mean, label=f"{reward} / {algo} (n={values.shape[1]})")
+            ax.fill_between(steps, band[:, 0], band[:, 1], color=line.get_color(), alpha=0.2)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("task return (evaluation)" if metric == "task_return" else "success rate (evaluation)")
+        ax.set_title(f"{env}: {metric.replace('_', ' ')}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / f"{env}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _mean(x: np.ndarray) -> float | np.ndarray:
+    # Mean over runs and tasks; keeps a leading batch axis like iqm().
+    x = np.asarray(x)
+    return x.reshape(x.shape[0], -1).mean(axis=1) if x.ndim == 3 else float(x.mean())
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rewardlab report: {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
+th {{ background: #f2f2f2; }}
+img {{ max-width: 100%; }}
+.note {{ color: #555; font-size: 0.9em; max-width: 60em; }}
+</style></head>
+<body data-images="pending">
+<h1>rewardlab ablation: {title}</h1>
+<p class="note">{summary}</p>
+<h2>Final performance</h2>
+<p class="note">Deterministic evaluation on the task's own reward at the end of training. IQM over seeds with
+stratified-bootstrap 95% confidence intervals; P(improve) is the probability that a run with this reward
+beats a run with the baseline reward <b>{baseline}</b> on the same env and algorithm (ties count half).
+Term shares: each reward term's summed absolute value over training, as a share of all terms.</p>
+{table}
+<h2>Learning curves</h2>
+<p class="note">Mean over seeds; the band is a 95% bootstrap interval of the mean.</p>
+{plots}
+{failed}
+<script>
+// Marks the page when every plot has loaded, so a headless browser check can tell.
+window.addEventListener("load", function () {{
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.length > 0 && imgs.every(function (i) {{ return i.complete && i.naturalWidth > 0; }});
+  document.body.setAttribute("data-images", ok ? "loaded" : "broken");
+}});
+</script>
+</body></html>
+"""
+
+
+def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
+    """Write ``report.html`` and ``plots/<env>.png`` into the sweep folder; returns the page's path and the display table."""
+    root = _root(path)
+    cfg = _config(root)
+    baseline = cfg.get("baseline")
+    df = load(root)
+    table = final_table(root, baseline, reps)
+    shown = format_table(table, baseline) if len(table) else None
+    plots_dir = root / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    plots = "\n".join(
+        f'<h3>{html.escape(env)}</h3><img src="plots/{html.escape(p.name)}" alt="learning curves on {html.escape(env)}">'
+        for env in sorted(df["env"].unique())
+        for p in [_plot_env(df, env, plots_dir)]
+    )
+    records = RunStore(root).records()
+    failed = [r for r in records if r["status"] != COMPLETED]
+    failed_html = ""
+    if failed:
+        items = "".join(f"<li><code>{html.escape(r['key'])}</code>: {html.escape(str(r.get('error')))}</li>" for r in failed)
+        failed_html = f"<h2>Failed runs</h2><ul>{items}</ul>"
+    summary = f"{len(records)} runs in the store: {len(records) - len(failed)} completed, {len(failed)} failed."
+    page = _PAGE.format(
+        title=html.escape(str(cfg.get("name", root.name))),
+        summary=summary,
+        baseline=html.escape(str(baseline)),
+        table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",
+        plots=plots or "<p>No curves.</p>",
+        failed=failed_html,
+    )
+    out = root / "report.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page)
+    tmp.replace(out)
+    return out, shown

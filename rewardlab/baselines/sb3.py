@@ -1,0 +1,291 @@
+"""Stable-Baselines3 on shaped rewardlab envs: env factories, the reward/learner checks and ``train``.
+
+Functions: :func:`make_env`, :func:`make_vec_env`, :func:`algorithm_class`, :func:`algorithm_gamma`,
+:func:`check_reward_for_learner`, :func:`train`; class :class:`TrainResult`.
+
+The wrapper order is fixed on purpose: ``gym.make`` -> user wrappers -> SB3 ``Monitor`` ->
+``DummyVecEnv`` -> :class:`~rewardlab.wrappers.SB3RewardShaping`. Monitor sits inside the shaping,
+so SB3's own ``rollout/ep_rew_mean`` is the task return, not the shaped one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from rewardlab.errors import ConfigError, InvalidParameter, MissingExtraError, did_you_mean
+from rewardlab.shaping.pbrs import PBRS
+from rewardlab.shaping.terms import Term, from_config, ref_to_callable
+
+try:
+    import torch
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError("rewardlab.baselines.sb3", "train", e) from e
+
+from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation
+from rewardlab.wrappers.sb3 import SB3RewardShaping
+
+__all__ = [
+    "ALGORITHMS",
+    "TrainResult",
+    "algorithm_class",
+    "algorithm_gamma",
+    "check_action_space",
+    "check_reward_for_learner",
+    "make_env",
+    "make_vec_env",
+    "train",
+]
+
+#: Algorithm name -> 'module:class'. sb3-contrib ones need ``pip install sb3-contrib``.
+ALGORITHMS: dict[str, str] = {
+    "PPO": "stable_baselines3:PPO",
+    "A2C": "stable_baselines3:A2C",
+    "DQN": "stable_baselines3:DQN",
+    "SAC": "stable_baselines3:SAC",
+    "TD3": "stable_baselines3:TD3",
+    "QRDQN": "sb3_contrib:QRDQN",
+    "TQC": "sb3_contrib:TQC",
+    "TRPO": "sb3_contrib:TRPO",
+}
+# Action spaces each algorithm supports (SB3's docs, "RL Algorithms" table).
+_DISCRETE_ONLY = {"DQN", "QRDQN"}
+_BOX_ONLY = {"SAC", "TD3", "TQC"}
+
+WrapperRef = str | Mapping[str, Any]
+
+
+def algorithm_class(name: str) -> type[BaseAlgorithm]:
+    """The SB3 class for an algorithm name in :data:`ALGORITHMS`."""
+    if name not in ALGORITHMS:
+        raise ConfigError(f"Unknown algorithm `{name}` (known: {sorted(ALGORITHMS)}).{did_you_mean(name, ALGORITHMS)}")
+    module, cls = ALGORITHMS[name].split(":")
+    if module == "sb3_contrib":
+        try:
+            import sb3_contrib  # noqa: F401
+        except ImportError as e:
+            raise MissingExtraError(f"Algorithm `{name}`", "train", e) from e
+    return ref_to_callable(ALGORITHMS[name], "algorithm")  # type: ignore[return-value]
+
+
+def algorithm_gamma(name: str, hyperparams: Mapping[str, Any] | None = None) -> float:
+    """The discount the algorithm will use: ``hyperparams["gamma"]`` or the class default."""
+    if hyperparams and "gamma" in hyperparams:
+        return float(hyperparams["gamma"])
+    return float(inspect.signature(algorithm_class(name).__init__).parameters["gamma"].default)
+
+
+def check_reward_for_learner(term: Term, gamma: float, where: str = "reward") -> None:
+    """Raise if a PBRS term in `term` disagrees with the learner on the discount or on time limits.
+
+    PBRS is policy-invariant only when its gamma is the learner's gamma, and SB3 bootstraps at
+    truncation, so PBRS must keep ``Phi(s')`` there (``truncation="bootstrap"``).
+
+    Example:
+        >>> from rewardlab.shaping import EnvReward, PBRS
+        >>> check_reward_for_learner(EnvReward() + PBRS("energy", gamma=0.9), gamma=0.99)
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.ConfigError: `reward` has PBRS term `pbrs_energy` with gamma 0.9, but the learner's gamma is 0.99; PBRS is policy-invariant only with the learner's discount: set both to the same value
+    """
+    for t in term.walk():
+        if not isinstance(t, PBRS):
+            continue
+        if not math.isclose(t.gamma, gamma, rel_tol=0, abs_tol=1e-12):
+            raise ConfigError(
+                f"`{where}` has PBRS term `{t.name}` with gamma {t.gamma}, but the learner's gamma is {gamma}; "
+                "PBRS is policy-invariant only with the learner's discount: set both to the same value"
+            )
+        if t._params["truncation"] != "bootstrap":
+            raise ConfigError(
+                f"`{where}` has PBRS term `{t.name}` with truncation={t._params['truncation']!r}, but SB3 bootstraps "
+                "at time limits; use truncation='bootstrap'"
+            )
+
+
+def make_env(
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    wrappers: Sequence[WrapperRef] = (),
+    max_episode_steps: int | None = None,
+) -> gym.Env:
+    """``gym.make(env_id, **env_kwargs)`` followed by user wrappers given as 'module:name' (or
+    ``{"wrapper": "module:name", "kwargs": {...}}``), e.g. ``"minigrid.wrappers:FlatObsWrapper"``."""
+    import rewardlab  # noqa: F401  (registers the rewardlab/ ids)
+
+    kwargs = dict(env_kwargs or {})
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    try:
+        env = gym.make(env_id, **kwargs)
+    except gym.error.Error as e:
+        hint = "" if ":" in env_id else " (an id that another package registers on import is written `module:id`, e.g. `minigrid:MiniGrid-Empty-5x5-v0`)"
+        raise ConfigError(f"Cannot make env `{env_id}`: {e}{hint}") from e
+    for ref in wrappers:
+        if isinstance(ref, Mapping):
+            unknown = set(ref) - {"wrapper", "kwargs"}
+            if unknown or "wrapper" not in ref:
+                raise ConfigError(f"A wrapper entry is 'module:name' or {{wrapper, kwargs}}. Received {dict(ref)!r}")
+            env = ref_to_callable(ref["wrapper"], "wrappers")(env, **dict(ref.get("kwargs") or {}))
+        else:
+            env = ref_to_callable(ref, "wrappers")(env)
+    return env
+
+
+def make_vec_env(
+    env_id: str,
+    reward: Term | Mapping[str, Any] | str | None = None,
+    n_envs: int = 1,
+    seed: int = 0,
+    wrappers: Sequence[WrapperRef] = (),
+    max_episode_steps: int | None = None,
+    **env_kwargs: Any,
+) -> VecEnv:
+    """A shaped SB3 VecEnv of ``n_envs`` copies of ``env_id``; sub-env ``i`` is seeded ``seed + i``.
+
+    ``reward`` is a term or its config (default: the env's own reward, ``EnvReward``); every step's
+    infos carry ``task_reward`` and ``reward_terms``.
+
+    Example:
+        >>> import numpy as np
+        >>> venv = make_vec_env("MountainCar-v0", reward={"type": "Sum", "terms": ["EnvReward", {"type": "PBRS", "potential": "energy", "gamma": 0.99}]}, n_envs=2, seed=0)
+        >>> _ = venv.reset()
+        >>> _, rewards, _, infos = venv.step(np.array([2, 2]))
+        >>> [i["task_reward"] for i in infos], sorted(infos[0]["reward_terms"])
+        ([-1.0, -1.0], ['env', 'pbrs_energy'])
+    """
+    # A zero or negative count would build an env SB3 cannot step.
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise InvalidParameter(f"`n_envs` must be a positive integer. Received {n_envs!r}")
+    term = from_config(reward if reward is not None else "EnvReward")
+
+    def thunk() -> gym.Env:
+        return Monitor(make_env(env_id, env_kwargs, wrappers, max_episode_steps))
+
+    venv = SB3RewardShaping(DummyVecEnv([thunk] * n_envs), term, env_id=env_id)
+    venv.seed(seed)
+    return venv
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the model and everything the ablation store records."""
+
+    model: BaseAlgorithm
+    #: Deterministic evaluations on the task reward: ``{"step", "task_return", "success"}`` rows.
+    curve: list[dict[str, float]]
+    #: Training episodes: ``{"step", "task_return", "success", "length", "terms"}``.
+    episodes: list[dict[str, Any]]
+    #: Each reward term summed (and summed in absolute value) over all training steps.
+    term_totals: dict[str, float] = field(default_factory=dict)
+    term_abs_totals: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    wall_time_s: float = 0.0
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.wall_time_s if self.wall_time_s > 0 else math.nan
+
+
+def _policy_for(space: gym.Space) -> str:
+    return "MultiInputPolicy" if isinstance(space, gym.spaces.Dict) else "MlpPolicy"
+
+
+def check_action_space(algo: str, space: gym.Space, env_id: str) -> None:
+    """Raise when `algo` cannot act in `space` (DQN needs Discrete; SAC/TD3/TQC need Box)."""
+    if algo in _DISCRETE_ONLY and not isinstance(space, gym.spaces.Discrete):
+        raise ConfigError(f"Algorithm `{algo}` needs a Discrete action space; env `{env_id}` has {space}")
+    if algo in _BOX_ONLY and not isinstance(space, gym.spaces.Box):
+        raise ConfigError(f"Algorithm `{algo}` needs a Box (continuous) action space; env `{env_id}` has {space}")
+
+
+def train(
+    algo: str,
+    env_id: str,
+    reward: Term | Mapping[str, Any] | str | None = None,
+    total_steps: int = 10_000,
+    seed: int = 0,
+    n_envs: int = 1,
+    hyperparams: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    wrappers: Sequence[WrapperRef] = (),
+    max_episode_steps: int | None = None,
+    eval_every: int | None = None,
+    eval_episodes: int = 5,
+    normalize_obs: bool = False,
+    progress: Callable[[int], None] | None = None,
+    torch_threads: int | None = 1,
+    verbose: int = 0,
+) -> TrainResult:
+    """Train an SB3 algorithm on ``env_id`` shaped by ``reward`` and evaluate it on the task reward.
+
+    Args:
+        algo: a name in :data:`ALGORITHMS` (PPO, A2C, DQN, SAC, TD3; QRDQN, TQC, TRPO with sb3-contrib).
+        env_id: any registered Gymnasium id.
+        reward: a term or its config; default the env's own reward.
+        total_steps: env steps to train for, summed over sub-envs.
+        seed: seeds the learner, sub-env ``i`` with ``seed + i`` and evaluation with ``10_000 + seed``.
+        n_envs: sub-envs in the training VecEnv.
+        hyperparams: keyword arguments of the SB3 class (``gamma``, ``n_steps``, ``policy_kwargs``...).
+        env_kwargs, wrappers, max_episode_steps: how each env is made (see :func:`make_env`).
+        eval_every: env steps between evaluations (default: ``total_steps // 10``).
+        eval_episodes: episodes per evaluation.
+        normalize_obs: wrap the shaped VecEnv in SB3's ``VecNormalize`` (observations only). It sits
+            outside the shaping, so potentials still see raw observations; evaluation reuses its statistics.
+        progress: optional ``fn(num_timesteps)`` called about once a second.
+        torch_threads: ``torch.set_num_threads`` for this process (one by default: more threads on
+            a busy CPU made SB3 PPO 11x slower, see specs/performance.md); None leaves it alone.
+
+    Raises:
+        ConfigError: unknown algorithm, an action space the algorithm cannot use, or a PBRS term
+            whose gamma differs from the learner's.
+
+    Example:
+        >>> result = train("PPO", "CartPole-v1", total_steps=128, seed=0, hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1}, eval_every=64, eval_episodes=1)
+        >>> [row["step"] for row in result.curve], result.steps
+        ([0, 64, 128], 128)
+    """
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise InvalidParameter(f"`total_steps` must be a positive integer. Received {total_steps!r}")
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    hyperparams = dict(hyperparams or {})
+    cls = algorithm_class(algo)
+    term = from_config(reward if reward is not None else "EnvReward")
+    check_reward_for_learner(term, algorithm_gamma(algo, hyperparams))
+    venv = make_vec_env(env_id, term, n_envs, seed, wrappers, max_episode_steps, **dict(env_kwargs or {}))
+    check_action_space(algo, venv.action_space, env_id)
+    if normalize_obs:
+        venv = VecNormalize(venv, norm_obs=True, norm_reward=False)
+    eval_env = make_env(env_id, env_kwargs, wrappers, max_episode_steps)
+    policy = hyperparams.pop("policy", _policy_for(venv.observation_space))
+    try:
+        model = cls(policy, venv, seed=seed, verbose=verbose, **hyperparams)
+    except TypeError as e:
+        raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
+    logger = EpisodeLogger()
+    evaluation = TaskEvaluation(eval_env, eval_every or max(1, total_steps // 10), eval_episodes, 10_000 + seed)
+    callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
+    start = time.perf_counter()
+    model.learn(total_steps, callback=callbacks)
+    wall = time.perf_counter() - start
+    venv.close()
+    eval_env.close()
+    return TrainResult(
+        model=model,
+        curve=evaluation.curve,
+        episodes=logger.episodes,
+        term_totals=logger.term_totals,
+        term_abs_totals=logger.term_abs_totals,
+        steps=int(model.num_timesteps),
+        wall_time_s=wall,
+    )

@@ -1,0 +1,177 @@
+"""Stable-Baselines3 callbacks that measure the task, not the shaped reward.
+
+* :class:`EpisodeLogger` — per training episode: task return, success, length and each reward
+  term's episode sum (read from the ``task_reward`` / ``reward_terms`` infos the shaping fronts write);
+* :class:`TaskEvaluation` — periodic deterministic evaluation on the env's own reward;
+* :class:`ProgressCallback` — calls ``fn(num_timesteps)`` at most every ``every_s`` seconds.
+
+Function :func:`evaluate_task` runs the evaluation episodes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+__all__ = ["EpisodeLogger", "TaskEvaluation", "ProgressCallback", "evaluate_task", "observation_normalizer", "success_of"]
+
+
+def success_of(info: dict[str, Any]) -> float:
+    """``info["is_success"]`` as 1.0/0.0, or NaN when the env does not report success."""
+    # No success criterion is invented: an env without `is_success` gets NaN.
+    return float(bool(info["is_success"])) if "is_success" in info else math.nan
+
+
+class EpisodeLogger(BaseCallback):
+    """Record every finished training episode of a shaped VecEnv.
+
+    Each record is ``{"step", "task_return", "success", "length", "terms": {name: episode sum}}``;
+    ``term_totals`` and ``term_abs_totals`` accumulate each term over all training steps (the
+    numbers behind a term's share of the training reward). Task return is the sum of
+    ``info["task_reward"]`` (the env's own reward), never the shaped return; envs without the
+    shaping infos fall back to the VecEnv reward. Success is ``info["is_success"]`` at the episode's
+    last step, NaN when the env does not report it.
+
+    Example:
+        >>> from rewardlab.baselines.sb3 import make_vec_env
+        >>> from stable_baselines3 import PPO
+        >>> venv = make_vec_env("CartPole-v1", reward={"type": "Sum", "terms": ["EnvReward", {"type": "Constant", "value": 1.0}]}, seed=0)
+        >>> logger = EpisodeLogger()
+        >>> _ = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0).learn(64, callback=logger)
+        >>> ep = logger.episodes[0]
+        >>> ep["task_return"] == ep["length"] == ep["terms"]["env"] == ep["terms"]["constant"], ep["success"]
+        (True, nan)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes: list[dict[str, Any]] = []
+        self.term_totals: dict[str, float] = {}
+        self.term_abs_totals: dict[str, float] = {}
+        self._ret: np.ndarray | None = None
+        self._len: np.ndarray | None = None
+        self._terms: list[dict[str, float]] = []
+
+    def _on_training_start(self) -> None:
+        n = self.training_env.num_envs
+        self._ret, self._len = np.zeros(n), np.zeros(n, dtype=np.int64)
+        self._terms = [{} for _ in range(n)]
+
+    def _on_step(self) -> bool:
+        infos, dones = self.locals["infos"], self.locals["dones"]
+        rewards = self.locals.get("rewards")
+        for i, info in enumerate(infos):
+            self._ret[i] += info["task_reward"] if "task_reward" in info else float(rewards[i])
+            self._len[i] += 1
+            for name, value in info.get("reward_terms", {}).items():
+                self._terms[i][name] = self._terms[i].get(name, 0.0) + value
+                self.term_totals[name] = self.term_totals.get(name, 0.0) + value
+                self.term_abs_totals[name] = self.term_abs_totals.get(name, 0.0) + abs(value)
+            if dones[i]:
+                self.episodes.append(
+                    {
+                        "step": int(self.num_timesteps),
+                        "task_return": float(self._ret[i]),
+                        "success": success_of(info),
+                        "length": int(self._len[i]),
+                        "terms": self._terms[i],
+                    }
+                )
+                self._ret[i], self._len[i], self._terms[i] = 0.0, 0, {}
+        return True
+
+
+def observation_normalizer(model: Any) -> Callable[[Any], Any]:
+    """The model's frozen ``VecNormalize`` observation transform, or the identity."""
+    vec_normalize = model.get_vec_normalize_env()
+    return vec_normalize.normalize_obs if vec_normalize is not None else (lambda o: o)
+
+
+def evaluate_task(
+    model: Any, env: gym.Env, n_episodes: int, seed: int, deterministic: bool = True
+) -> tuple[float, float]:
+    """Mean task return and success rate (NaN when the env has no ``is_success``) over ``n_episodes``.
+
+    ``env`` is an unshaped single env: its reward is the task reward. Episode ``k`` starts from
+    ``reset(seed=seed + k)``, so every evaluation of a run sees the same start states. A model
+    trained under ``VecNormalize`` sees observations normalised with its frozen training statistics.
+    """
+    normalize = observation_normalizer(model)
+    returns, successes = [], []
+    for k in range(n_episodes):
+        obs, info = env.reset(seed=seed + k)
+        total, done = 0.0, False
+        while not done:
+            action, _ = model.predict(normalize(obs), deterministic=deterministic)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+        successes.append(success_of(info))
+    return float(np.mean(returns)), float(np.mean(successes))
+
+
+class TaskEvaluation(BaseCallback):
+    """Evaluate the policy deterministically on the task reward every ``every`` env steps.
+
+    Evaluates once at the start and once at the end of training too. ``curve`` holds
+    ``{"step", "task_return", "success"}`` rows, step being the number of env steps trained on.
+
+    :param env: an unshaped env (its reward is the task reward).
+    :param every: env steps (summed over sub-envs) between evaluations.
+    :param n_episodes: episodes per evaluation.
+    :param seed: episode ``k`` of every evaluation starts from ``reset(seed=seed + k)``.
+    :param evaluate: ``evaluate(model, env, n_episodes, seed) -> (task return, success)``;
+        :func:`evaluate_task` for Gymnasium envs.
+    """
+
+    def __init__(self, env: Any, every: int, n_episodes: int, seed: int, evaluate: Callable[..., tuple[float, float]] = evaluate_task) -> None:
+        super().__init__()
+        self.env, self.every, self.n_episodes, self.seed = env, every, n_episodes, seed
+        self.evaluate = evaluate
+        self.curve: list[dict[str, float]] = []
+        self._next = 0
+
+    def _evaluate(self) -> None:
+        ret, success = self.evaluate(self.model, self.env, self.n_episodes, self.seed)
+        self.curve.append({"step": int(self.num_timesteps), "task_return": ret, "success": success})
+        self.logger.record("eval/task_return", ret)
+
+    def _on_training_start(self) -> None:
+        self._evaluate()
+        self._next = self.num_timesteps + self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._evaluate()
+            while self._next <= self.num_timesteps:  # n_envs > 1 steps past several marks at once
+                self._next += self.every
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.curve or self.curve[-1]["step"] != self.num_timesteps:
+            self._evaluate()
+
+
+class ProgressCallback(BaseCallback):
+    """Call ``fn(num_timesteps)`` at most every ``every_s`` seconds (for progress displays)."""
+
+    def __init__(self, fn: Callable[[int], None], every_s: float = 1.0) -> None:
+        super().__init__()
+        self.fn, self.every_s, self._last = fn, every_s, 0.0
+
+    def _on_step(self) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self.fn(int(self.num_timesteps))
+        return True
+
+    def _on_training_end(self) -> None:
+        self.fn(int(self.num_timesteps))

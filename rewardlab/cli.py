@@ -1,10 +1,12 @@
-"""The `rewardlab` command line: `rewardlab envs`, and the ablation commands once installed."""
+"""The `rewardlab` command line: `rewardlab envs`, `rewardlab ablate CONFIG`, `rewardlab report PATH`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+
+from rewardlab.errors import RewardlabError
 
 __all__ = ["main", "build_parser"]
 
@@ -32,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list the registered rewardlab/ env ids with a one-line description")
     envs.add_argument("filter", nargs="?", help="only ids containing this text (case-insensitive)")
     envs.set_defaults(func=_cmd_envs)
+    from rewardlab.cli_ablate import add_ablate_parser, add_report_parser
+
+    add_ablate_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -41,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except RewardlabError as e:  # bad input: one line naming the problem, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,12 +7,9 @@ each sets ``func`` on its parser to a ``(args) -> int`` handler.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from rewardlab.errors import RewardlabError
-
-__all__ = ["add_ablate_parser", "add_report_parser", "main"]
+__all__ = ["add_ablate_parser", "add_report_parser"]
 
 
 def add_ablate_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -56,21 +53,3 @@ def _report(args: argparse.Namespace) -> int:
         print(shown.to_string(index=False))
     print(f"Report: {page}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m rewardlab.cli_ablate ablate ...``) until rewardlab.cli wires these in."""
-    parser = argparse.ArgumentParser(prog="rewardlab")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_ablate_parser(sub)
-    add_report_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except RewardlabError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

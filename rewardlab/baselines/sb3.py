@@ -105,9 +105,9 @@ def check_reward_for_learner(term: Term, gamma: float, where: str = "reward") ->
                 f"`{where}` has PBRS term `{t.name}` with gamma {t.gamma}, but the learner's gamma is {gamma}; "
                 "PBRS is policy-invariant only with the learner's discount: set both to the same value"
             )
-        if t._params["truncation"] != "bootstrap":
+        if t.truncation != "bootstrap":
             raise ConfigError(
-                f"`{where}` has PBRS term `{t.name}` with truncation={t._params['truncation']!r}, but SB3 bootstraps "
+                f"`{where}` has PBRS term `{t.name}` with truncation={t.truncation!r}, but SB3 bootstraps "
                 "at time limits; use truncation='bootstrap'"
             )
 

@@ -74,6 +74,7 @@ class PBRS(Term):
             raise InvalidParameter(f"`potential` must be a callable or a name. Received {potential!r}")
         super().__init__(name, potential=potential, gamma=gamma, truncation=truncation)
         self.gamma = gamma
+        self.truncation = truncation
         self._zero_on_truncation = truncation == "terminal"
         # A string may be a name the env publishes; it is resolved when the term is bound to an env.
         self._phi: Potential | None = None if isinstance(potential, str) and ":" not in potential else resolve_potential(potential, None)

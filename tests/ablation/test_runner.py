@@ -104,7 +104,7 @@ def test_resume_after_sigkill(tmp_path):
     config_path = tmp_path / "kill.yaml"
     config_path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "rewardlab.cli_ablate", "ablate", str(config_path), "--out", str(out), "--workers", "1", "--no-report"]
+    cmd = [sys.executable, "-m", "rewardlab", "ablate", str(config_path), "--out", str(out), "--workers", "1", "--no-report"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     runs_dir = out / "runs"
     deadline = time.monotonic() + 120

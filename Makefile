@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= train,contrib,mujoco,minigrid,ray,report,llm,dev
+EXTRAS ?= train,contrib,mujoco,minigrid,robotics,ray,report,llm,dev
 
 .PHONY: setup quickstart test bench clean
 

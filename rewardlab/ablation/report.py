@@ -73,8 +73,10 @@ def _term_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     for rec in records:
         totals = rec.get("term_abs_totals") or {}
         denom = sum(totals.values())
+        if denom == 0:  # a run that was never paid anything has no shares to average
+            continue
         for name, value in totals.items():
-            shares.setdefault(name, []).append(value / denom if denom > 0 else math.nan)
+            shares.setdefault(name, []).append(value / denom)
     return {name: float(np.mean(v)) for name, v in shares.items()}
 
 
@@ -139,7 +141,7 @@ def format_table(table: Any, baseline: str | None = None) -> Any:
             "task return IQM [95% CI]": [_ci(*r, 1) for r in zip(table["return_iqm"], table["return_low"], table["return_high"])],
             "success IQM [95% CI]": [_ci(*r, 2) for r in zip(table["success_iqm"], table["success_low"], table["success_high"])],
             f"P(improve over {baseline or 'baseline'}) [95% CI]": [_ci(*r, 2) for r in zip(table["p_improve"], table["p_improve_low"], table["p_improve_high"])],
-            "term shares of |training reward|": [", ".join(f"{k} {v:.0%}" for k, v in s.items()) for s in table["term_shares"]],
+            "term shares of |training reward|": [", ".join(f"{k} {v:.0%}" for k, v in s.items()) or "no reward paid" for s in table["term_shares"]],
             "steps/s": [f"{v:,.0f}" for v in table["steps_per_s"]],
         }
     )  # fmt: skip

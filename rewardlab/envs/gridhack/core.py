@@ -1,0 +1,447 @@
+"""The batched gridhack core: B dungeons stepped at once, written against the array API.
+
+One :class:`GridhackCore` holds the state of ``B`` episodes as arrays with leading dimension ``B``
+(numpy for the Gymnasium fronts, torch on any device for on-device training) and steps them with
+vectorised array operations only; Python loops run over monster slots and ray lengths (at most 8),
+never over environments. Randomness inside an episode (kicks, monster moves and bites) comes from
+a counter-based integer hash of a per-episode key, so numpy and torch give identical trajectories.
+
+The display (glyphs, chars, colours with the agent and monsters drawn in) is kept up to date
+incrementally: a step rewrites only the cells it may have changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewardlab.envs.gridhack import tiles
+from rewardlab.envs.gridhack.contexts import LevelSource
+from rewardlab.envs.gridhack.tasks import TaskSpec
+from rewardlab.envs.gridhack.tiles import CROP, PAD, Cell, Cmd, Item, Monster, Msg
+from rewardlab.errors import InvalidParameter
+
+__all__ = ["GridhackCore", "OBSERVATION_KEYS", "HP_MAX"]
+
+OBSERVATION_KEYS = ("glyphs", "chars", "colors", "glyphs_crop", "blstats", "message")
+HP_MAX = 12
+RAY_RANGE = 8  # cells a bolt of cold or a death ray travels
+_MASK32 = 0xFFFFFFFF
+
+# Per-cell rule tables (index: cell type)
+_WALKABLE = np.zeros(Cell.COUNT, dtype=bool)
+_WALKABLE[[Cell.FLOOR, Cell.CORRIDOR, Cell.DOORWAY, Cell.DOOR_OPEN, Cell.LAVA, Cell.ICE, Cell.STAIRS_DOWN,
+           Cell.STAIRS_UP, Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = True
+_MONSTER_WALKABLE = _WALKABLE.copy()
+_MONSTER_WALKABLE[[Cell.LAVA, Cell.STAIRS_DOWN]] = False
+_BLOCKS_RAY = ~_WALKABLE
+_OBJECT = np.full(Cell.COUNT, -1, dtype=np.int64)  # cell -> 0 key, else the Item code
+_OBJECT[[Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = range(6)
+_SEE_MSG = np.zeros(Cell.COUNT, dtype=np.int64)  # message when stepping onto a cell
+_SEE_MSG[[Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = range(1, 7)
+_SEE_MSG[Cell.STAIRS_DOWN] = Msg.STAIRS
+_IS_DOOR = np.zeros(Cell.COUNT, dtype=bool)
+_IS_DOOR[[Cell.DOOR_CLOSED, Cell.DOOR_LOCKED]] = True
+_IS_SOLID = np.zeros(Cell.COUNT, dtype=bool)
+_IS_SOLID[[Cell.STONE, Cell.WALL_H, Cell.WALL_V]] = True
+
+# monster kind -> (glyph, moves?, bite chance out of 2, damage range)
+_MON_MOVES = {Monster.JACKAL: True, Monster.MINOTAUR: False}
+_MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
+
+
+class GridhackCore:
+    """State and dynamics of ``num_envs`` gridhack episodes of one task.
+
+    Args:
+        task: the :class:`TaskSpec` to play.
+        num_envs: B, the number of episodes stepped together.
+        backend: ``"numpy"`` or ``"torch"``.
+        device: torch device for the torch backend.
+        observation_keys: which of :data:`OBSERVATION_KEYS` to build.
+        max_episode_steps: truncate episodes at this length (None: never).
+        penalty_step: reward added on every step (MiniHack uses -0.01).
+        num_contexts, context_seed_offset, structure: see :class:`LevelSource`.
+        action_set: ``"restricted"`` (the task's actions) or ``"full"`` (all 15 commands).
+
+    Example:
+        >>> import numpy as np
+        >>> from rewardlab.envs.gridhack.tasks import TASKS
+        >>> core = GridhackCore(TASKS["Corridors-R5"], 4)
+        >>> core.reset_rows(np.ones(4, dtype=bool), np.random.default_rng(0))
+        >>> obs = core.observe()
+        >>> obs["glyphs"].shape, obs["blstats"].shape
+        ((4, 21, 79), (4, 8))
+        >>> reward, terminated, truncated = core.step(np.array([0, 1, 2, 3]))
+        >>> reward.tolist(), core.observe()["blstats"][:, 7].tolist()
+        ([0.0, 0.0, 0.0, 0.0], [1, 1, 1, 1])
+    """
+
+    def __init__(self, task: TaskSpec, num_envs: int, *, backend: str = "numpy", device: Any = None,
+                 observation_keys: tuple[str, ...] = OBSERVATION_KEYS, max_episode_steps: int | None = None,
+                 penalty_step: float = 0.0, num_contexts: int | None = None, context_seed_offset: int = 0,
+                 structure: str = "all", action_set: str = "restricted"):
+        # B sizes every state array; zero or a non-int has no meaning.
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise InvalidParameter(f"`num_envs` must be a positive int. Received {num_envs!r}")
+        unknown = [k for k in observation_keys if k not in OBSERVATION_KEYS]
+        if unknown or not observation_keys:
+            raise InvalidParameter(f"`observation_keys` must be a non-empty subset of {OBSERVATION_KEYS}. "
+                                   f"Received {tuple(observation_keys)!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+            raise InvalidParameter(f"`max_episode_steps` must be a positive int or None. Received {max_episode_steps!r}")
+        if not isinstance(penalty_step, (int, float)) or not np.isfinite(penalty_step):
+            raise InvalidParameter(f"`penalty_step` must be a finite number. Received {penalty_step!r}")
+        if action_set not in ("restricted", "full"):
+            raise InvalidParameter(f"`action_set` must be 'restricted' or 'full'. Received {action_set!r}")
+        if backend == "numpy":
+            self.xp = np
+        elif backend == "torch":
+            import array_api_compat
+            import torch
+
+            self.xp = array_api_compat.array_namespace(torch.empty(0))
+        else:
+            raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
+        self.task, self.num_envs, self.device = task, int(num_envs), device
+        self.observation_keys = tuple(observation_keys)
+        self.max_episode_steps = max_episode_steps
+        self.penalty_step = float(penalty_step)
+        self.source = LevelSource(task, num_contexts, context_seed_offset, structure)
+        self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
+        self.n_monsters = self.source.n_monsters
+        self._mon_moves = _MON_MOVES.get(task.monster, False)
+        self._draw_chars = "chars" in self.observation_keys
+        self._draw_colors = "colors" in self.observation_keys
+
+        xp, B = self.xp, self.num_envs
+        a = self._a
+        i64 = xp.int64
+        self._act = a(np.array(self.actions, dtype=np.int64))
+        self._dy, self._dx = a(tiles.DIRS[:, 0].copy()), a(tiles.DIRS[:, 1].copy())
+        self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
+        self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
+        self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
+        self._cell_glyph = a(tiles.CELL_GLYPH.astype(np.int64))
+        self._glyph_char, self._glyph_color = a(tiles.GLYPH_CHAR), a(tiles.GLYPH_COLOR)
+        self._msg_table = a(tiles.MESSAGE_TABLE)
+        off = np.arange(CROP) - CROP // 2
+        self._crop_y, self._crop_x = a(off[None, :, None].copy()), a(off[None, None, :].copy())
+        self._b = xp.arange(B, dtype=i64, device=device)
+        self._b3 = xp.reshape(self._b, (B, 1, 1))
+        self._mon_glyph = tiles.MONSTER_GLYPH[task.monster][0] if self.n_monsters else 0
+
+        hp_, wp_ = tiles.H + 2 * PAD, tiles.W + 2 * PAD
+        z = lambda *shape, dtype=i64: xp.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+        self.cells = z(B, hp_, wp_, dtype=xp.uint8)
+        self.glyph = z(B, hp_, wp_, dtype=xp.int16)
+        self.char = z(B, hp_, wp_, dtype=xp.uint8)
+        self.color = z(B, hp_, wp_, dtype=xp.uint8)
+        L = self.source.depth_levels
+        self.stack = z(B, L, hp_, wp_, dtype=xp.uint8) if task.multilevel else None
+        self.stack_start = z(B, L, 2)
+        self.ay, self.ax, self.hp, self.depth = z(B), z(B), z(B), z(B)
+        self.has_key, self.item, self.lev, self.time, self.pending, self.msg, self.key = (z(B) for _ in range(7))
+        self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
+        self.malive = z(B, self.n_monsters, dtype=xp.bool)
+        self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
+
+    def _a(self, x: np.ndarray) -> Any:
+        return self.xp.asarray(x, device=self.device) if self.xp is not np else x
+
+    # --- reset ----------------------------------------------------------------------------------
+    def reset_rows(self, mask: np.ndarray, rng: np.random.Generator) -> None:
+        """Start new episodes in the sub-envs where `mask` (host bool array (B,)) is True."""
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            self._load(rows, rng)
+
+    def _load(self, rows_np: np.ndarray, rng: np.random.Generator) -> None:
+        xp, n = self.xp, rows_np.size
+        ids = self.source.sample(rng, n)
+        keys = rng.integers(0, 2**31, size=n, dtype=np.int64)
+        cells, start, mons = self.source.levels(ids)
+        self.context_id[rows_np] = ids
+        rows = self._a(rows_np)
+        self.cells[rows] = self._a(cells[:, 0])
+        if self.stack is not None:
+            self.stack[rows] = self._a(cells)
+        self.stack_start[rows] = self._a(start)
+        start0 = self._a(start[:, 0])
+        self.ay[rows], self.ax[rows] = start0[:, 0], start0[:, 1]
+        self.hp[rows] = HP_MAX
+        self.depth[rows] = 1
+        for s in (self.has_key, self.item, self.lev, self.time, self.pending, self.msg):
+            s[rows] = 0
+        self.key[rows] = self._a(keys)
+        if self.n_monsters:
+            m = self._a(mons)
+            self.my[rows], self.mx[rows] = m[..., 0], m[..., 1]
+            self.malive[rows] = True
+        self._redraw_rows(rows)
+
+    def _redraw_rows(self, rows: Any) -> None:
+        """Redraw the whole display of some sub-envs (after a reset or a descent)."""
+        xp = self.xp
+        g = self._cell_glyph[xp.astype(self.cells[rows], xp.int64)]
+        k = xp.arange(g.shape[0], dtype=xp.int64, device=self.device)
+        for m in range(self.n_monsters):
+            alive = self.malive[rows, m]
+            y, x = self.my[rows, m], self.mx[rows, m]
+            g[k, y, x] = xp.where(alive, self._mon_glyph, g[k, y, x])
+        g[k, self.ay[rows], self.ax[rows]] = tiles.AGENT_GLYPH
+        self.glyph[rows] = xp.astype(g, xp.int16)
+        if self._draw_chars:
+            self.char[rows] = self._glyph_char[g]
+        if self._draw_colors:
+            self.color[rows] = self._glyph_color[g]
+
+    def _redraw_cells(self, b: Any, y: Any, x: Any) -> None:
+        """Redraw the display at cells (b, y, x) (flat index arrays; repeats are fine)."""
+        xp = self.xp
+        g = self._cell_glyph[xp.astype(self.cells[b, y, x], xp.int64)]
+        for m in range(self.n_monsters):
+            hit = self.malive[b, m] & (self.my[b, m] == y) & (self.mx[b, m] == x)
+            g = xp.where(hit, self._mon_glyph, g)
+        g = xp.where((self.ay[b] == y) & (self.ax[b] == x), tiles.AGENT_GLYPH, g)
+        self.glyph[b, y, x] = xp.astype(g, xp.int16)
+        if self._draw_chars:
+            self.char[b, y, x] = self._glyph_char[g]
+        if self._draw_colors:
+            self.color[b, y, x] = self._glyph_color[g]
+
+    # --- observation ----------------------------------------------------------------------------
+    def observe(self) -> dict[str, Any]:
+        """Fresh copies of the observation arrays (never views of the state)."""
+        xp, keys, obs = self.xp, self.observation_keys, {}
+        win = (slice(None), slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+        if "glyphs" in keys:
+            obs["glyphs"] = xp.asarray(self.glyph[win], copy=True)
+        if "chars" in keys:
+            obs["chars"] = xp.asarray(self.char[win], copy=True)
+        if "colors" in keys:
+            obs["colors"] = xp.asarray(self.color[win], copy=True)
+        if "glyphs_crop" in keys:
+            y = xp.reshape(self.ay, (-1, 1, 1)) + self._crop_y
+            x = xp.reshape(self.ax, (-1, 1, 1)) + self._crop_x
+            obs["glyphs_crop"] = self.glyph[self._b3, y, x]
+        if "blstats" in keys:
+            obs["blstats"] = xp.stack([self.ax - PAD, self.ay - PAD, self.hp, self.depth, self.has_key, self.item,
+                                       self.lev, self.time], axis=1)
+        if "message" in keys:
+            obs["message"] = self._msg_table[self.msg]
+        return obs
+
+    # --- step -----------------------------------------------------------------------------------
+    def _rand(self, salt: int) -> Any:
+        """A 32-bit hash of (episode key, time, salt) per sub-env; identical on every backend."""
+        x = (self.key * 0x2C1B3C6D + self.time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+        x = x ^ (x >> 15)
+        x = (x * 0x2C1B3C6D) & _MASK32
+        x = x ^ (x >> 12)
+        x = (x * 0x297A2D39) & _MASK32
+        return x ^ (x >> 15)
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any]:
+        """Advance all B sub-envs by one action index each; returns (reward, terminated, truncated), and
+        leaves ``success`` (B,) set. Read observations with :meth:`observe`.
+
+        Sub-envs whose episode ended keep stepping on stale state until a front resets them.
+        """
+        xp, b = self.xp, self._b
+        cmd = self._act[actions]
+        pend = self.pending
+        is_dir = cmd < 8
+        d = xp.where(is_dir, cmd, 0)
+        ty, tx = self.ay + self._dy[d], self.ax + self._dx[d]
+        tc = xp.astype(self.cells[b, ty, tx], xp.int64)
+        oy, ox = self.ay, self.ax
+        msg = xp.zeros_like(cmd)
+        free = pend == 0
+        move = is_dir & free
+        redraw_y, redraw_x = [oy, ty], [ox, tx]
+
+        mon_here = None
+        if self.n_monsters:
+            hits = self.malive & (self.my == ty[:, None]) & (self.mx == tx[:, None])
+            mon_here = xp.any(hits, axis=1)
+        # movement, door opening, melee
+        go = move & self._walkable[tc]
+        if mon_here is not None:
+            go = go & ~mon_here
+        self.ay, self.ax = xp.where(go, ty, self.ay), xp.where(go, tx, self.ax)
+        opens = move & (tc == Cell.DOOR_CLOSED)
+        if xp.any(opens):
+            self.cells[b, ty, tx] = xp.astype(xp.where(opens, Cell.DOOR_OPEN, tc), xp.uint8)
+            msg = xp.where(opens, Msg.DOOR_OPENS, msg)
+        msg = xp.where(move & (tc == Cell.DOOR_LOCKED), Msg.LOCKED, msg)
+        if mon_here is not None:
+            melee = move & mon_here
+            if xp.any(melee):
+                kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
+                self.malive = self.malive & ~(hits & kill[:, None])
+                kind = self.task.monster - 1
+                msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
+
+        # commands other than moves
+        special = (cmd >= 8) & free
+        resolve = is_dir & ~free
+        if xp.any(special | resolve | ~(is_dir | free)):
+            msg = self._commands(cmd, special, resolve, ty, tx, tc, msg, redraw_y, redraw_x)
+
+        uc = xp.astype(self.cells[b, self.ay, self.ax], xp.int64)
+        msg = xp.where(go, xp.where(self._see_msg[uc] > 0, self._see_msg[uc], msg), msg)
+        dead = (uc == Cell.LAVA) & (self.lev == 0)
+        msg = xp.where(dead, Msg.LAVA_DEATH, msg)
+
+        if self.n_monsters:
+            msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
+            starved = (self.hp <= 0) & ~dead
+            msg = xp.where(starved, Msg.DIE, msg)
+            dead = dead | starved
+
+        if self.task.multilevel:
+            success = self._descend(cmd, special, msg)
+            msg = self._msg_after_descend
+        else:
+            success = (uc == Cell.STAIRS_DOWN) & ~dead
+        self.msg = msg
+        self.time = self.time + 1
+        terminated = success | dead
+        if self.max_episode_steps is not None:
+            truncated = (self.time >= self.max_episode_steps) & ~terminated
+        else:
+            truncated = xp.zeros_like(terminated)
+        reward = xp.astype(success, xp.float64) + self.penalty_step
+
+        ry, rx = xp.concat(redraw_y), xp.concat(redraw_x)
+        self._redraw_cells(xp.concat([b] * len(redraw_y)), ry, rx)
+        self.success = success
+        return reward, terminated, truncated
+
+    def _commands(self, cmd: Any, special: Any, resolve: Any, ty: Any, tx: Any, tc: Any, msg: Any,
+                  redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+        """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution."""
+        xp, b = self.xp, self._b
+        pend = self.pending
+        # a non-direction key while a direction is asked for cancels the command
+        msg = xp.where(~(cmd < 8) & (pend > 0), Msg.NEVER_MIND, msg)
+        new_pend = xp.where(pend > 0, 0, pend)
+
+        uc = xp.astype(self.cells[b, self.ay, self.ax], xp.int64)
+        obj = self._object[uc]
+        pick = special & (cmd == Cmd.PICKUP)
+        took = pick & (obj >= 0) & ((obj == 0) | (self.item == Item.NONE))
+        if xp.any(took):
+            self.has_key = xp.where(took & (obj == 0), 1, self.has_key)
+            self.item = xp.where(took & (obj > 0), obj, self.item)
+            self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
+        msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
+
+        quaff = special & (cmd == Cmd.QUAFF)
+        drink = quaff & (self.item == Item.POTION)
+        wear = special & (cmd == Cmd.WEAR)
+        don = wear & (self.item == Item.BOOTS) & (self.lev == 0)
+        self.lev = xp.where(drink | don, 1, self.lev)
+        self.item = xp.where(drink, Item.NONE, self.item)
+        msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
+        msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
+
+        apply = special & (cmd == Cmd.APPLY)
+        can_apply = apply & ((self.item == Item.HORN) | (self.has_key > 0))
+        zap = special & (cmd == Cmd.ZAP)
+        can_zap = zap & ((self.item == Item.WAND_COLD) | (self.item == Item.WAND_DEATH))
+        kick = special & (cmd == Cmd.KICK)
+        new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
+        msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
+        msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
+        msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
+
+        # the direction given to an earlier apply (1), zap (2) or kick (3)
+        cold = resolve & (((pend == 1) & (self.item == Item.HORN)) | ((pend == 2) & (self.item == Item.WAND_COLD)))
+        death = resolve & (pend == 2) & (self.item == Item.WAND_DEATH)
+        unlock = resolve & (pend == 1) & (self.item != Item.HORN) & (self.has_key > 0)
+        kicked = resolve & (pend == 3)
+        door = self._is_door[tc]
+        opened = unlock & (tc == Cell.DOOR_LOCKED)
+        crash = kicked & door & ((self._rand(2) % 3) == 0)
+        if xp.any(opened | crash):
+            self.cells[b, ty, tx] = xp.astype(
+                xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
+        msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
+        msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
+                                        xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
+        if xp.any(cold | death):
+            msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg, redraw_y, redraw_x)
+        self.pending = new_pend
+        return msg
+
+    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+        """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors."""
+        xp, b = self.xp, self._b
+        live = cold | death
+        froze = xp.zeros_like(cold)
+        killed = xp.zeros_like(cold)
+        for k in range(1, RAY_RANGE + 1):
+            y, x = self.ay + dy * k, self.ax + dx * k
+            c = xp.astype(self.cells[b, y, x], xp.int64)
+            live = live & ~self._blocks_ray[c]
+            freeze = live & cold & (c == Cell.LAVA)
+            froze = froze | freeze
+            self.cells[b, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+            if self.n_monsters:
+                hit = (live & death)[:, None] & self.malive & (self.my == y[:, None]) & (self.mx == x[:, None])
+                killed = killed | xp.any(hit, axis=1)
+                self.malive = self.malive & ~hit
+            redraw_y.append(y)
+            redraw_x.append(x)
+        msg = xp.where(cold, xp.where(froze, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
+        kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
+        return xp.where(death, xp.where(killed, kill_msg, Msg.DEATH_BOUNCE), msg)
+
+    def _monsters_act(self, dead: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction."""
+        xp, b = self.xp, self._b
+        kind = self.task.monster
+        lo, hi = _MON_DAMAGE[kind]
+        for m in range(self.n_monsters):
+            alive = self.malive[:, m] & ~dead
+            my, mx = self.my[:, m], self.mx[:, m]
+            adj = alive & (xp.abs(my - self.ay) <= 1) & (xp.abs(mx - self.ax) <= 1)
+            r = self._rand(10 + m)
+            bite = adj & ((r & 1) == 0)
+            hp = self.hp - xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+            self.hp = xp.where(hp < 0, 0, hp)
+            msg = xp.where(bite, Msg.BITE + kind - 1, msg)
+            if not self._mon_moves:
+                continue
+            d = (r >> 8) & 7
+            ny, nx = my + self._dy[d], mx + self._dx[d]
+            ok = alive & ~adj & self._mon_walkable[xp.astype(self.cells[b, ny, nx], xp.int64)]
+            ok = ok & ~((ny == self.ay) & (nx == self.ax))
+            others = self.malive & (self.my == ny[:, None]) & (self.mx == nx[:, None])
+            ok = ok & ~xp.any(others, axis=1)
+            self.my[:, m] = xp.where(ok, ny, my)
+            self.mx[:, m] = xp.where(ok, nx, mx)
+            redraw_y += [my, ny]
+            redraw_x += [mx, nx]
+        return msg
+
+    def _descend(self, cmd: Any, special: Any, msg: Any) -> Any:
+        """The `>` command on stairs down: load the next dungeon level, or succeed on the last."""
+        xp, b = self.xp, self._b
+        down = special & (cmd == Cmd.DOWN)
+        on = down & (xp.astype(self.cells[b, self.ay, self.ax], xp.int64) == Cell.STAIRS_DOWN)
+        self.depth = xp.where(on, self.depth + 1, self.depth)
+        success = on & (self.depth >= self.task.depth)
+        nxt = on & ~success
+        self._msg_after_descend = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
+        if xp.any(nxt):
+            rows = xp.nonzero(nxt)[0]
+            lvl = self.depth[rows] - 1
+            self.cells[rows] = self.stack[rows, lvl]
+            start = self.stack_start[rows, lvl]
+            self.ay[rows], self.ax[rows] = start[:, 0], start[:, 1]
+            self._redraw_rows(rows)
+        return success

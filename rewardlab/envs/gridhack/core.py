@@ -43,6 +43,12 @@ _SEE_MSG[[Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAN
 _SEE_MSG[Cell.STAIRS_DOWN] = Msg.STAIRS
 _IS_DOOR = np.zeros(Cell.COUNT, dtype=bool)
 _IS_DOOR[[Cell.DOOR_CLOSED, Cell.DOOR_LOCKED]] = True
+_MOVE_MSG = np.zeros(Cell.COUNT, dtype=np.int64)  # message of bumping into a cell
+_MOVE_MSG[Cell.DOOR_CLOSED], _MOVE_MSG[Cell.DOOR_LOCKED] = Msg.DOOR_OPENS, Msg.LOCKED
+_MOVE_CELL = np.arange(Cell.COUNT, dtype=np.uint8)  # what a cell becomes when bumped: doors open
+_MOVE_CELL[Cell.DOOR_CLOSED] = Cell.DOOR_OPEN
+_IS_LAVA = np.arange(Cell.COUNT) == Cell.LAVA
+_IS_GOAL = np.arange(Cell.COUNT) == Cell.STAIRS_DOWN
 _IS_SOLID = np.zeros(Cell.COUNT, dtype=bool)
 _IS_SOLID[[Cell.STONE, Cell.WALL_H, Cell.WALL_V]] = True
 
@@ -123,14 +129,14 @@ class GridhackCore:
         self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
         self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
         self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
-        self._cell_glyph = a(tiles.CELL_GLYPH.astype(np.int64))
-        self._glyph_char, self._glyph_color = a(tiles.GLYPH_CHAR), a(tiles.GLYPH_COLOR)
+        self._cell_glyph, self._cell_char, self._cell_color = a(tiles.CELL_GLYPH), a(tiles.CELL_CHAR), a(tiles.CELL_COLOR)
+        self._move_msg, self._move_cell = a(_MOVE_MSG), a(_MOVE_CELL)
+        self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)
         self._msg_table = a(tiles.MESSAGE_TABLE)
         off = np.arange(CROP) - CROP // 2
         self._crop_y, self._crop_x = a(off[None, :, None].copy()), a(off[None, None, :].copy())
         self._b = xp.arange(B, dtype=i64, device=device)
         self._b3 = xp.reshape(self._b, (B, 1, 1))
-        self._mon_glyph = tiles.MONSTER_GLYPH[task.monster][0] if self.n_monsters else 0
 
         hp_, wp_ = tiles.H + 2 * PAD, tiles.W + 2 * PAD
         z = lambda *shape, dtype=i64: xp.zeros(shape, dtype=dtype, device=device)  # noqa: E731
@@ -141,11 +147,32 @@ class GridhackCore:
         L = self.source.depth_levels
         self.stack = z(B, L, hp_, wp_, dtype=xp.uint8) if task.multilevel else None
         self.stack_start = z(B, L, 2)
-        self.ay, self.ax, self.hp, self.depth = z(B), z(B), z(B), z(B)
-        self.has_key, self.item, self.lev, self.time, self.pending, self.msg, self.key = (z(B) for _ in range(7))
+        # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
+        # named attributes are views that the step updates in place
+        self.stats = z(tiles.BLSTATS_LEN, B)
+        (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
+         self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+        self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
+        self.pending, self.msg, self.key = z(B), z(B), z(B)
         self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
         self.malive = z(B, self.n_monsters, dtype=xp.bool)
+        self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
+        self._b2 = xp.concat([self._b, self._b])
+        self._long = (lambda x: x) if xp is np else (lambda x: xp.astype(x, xp.int64))
+        self._specials = any(c >= 8 for c in self.actions)
+        self._lava = bool((self.source.generate(0).cells == Cell.LAVA).any()) or self._specials
+        self._wp = wp_
+        crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)
+        self._crop_flat = a(crop[None, :].copy())
+        self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
+        layers = [(self.glyph, 0), *([(self.char, 1)] if self._draw_chars else []),
+                  *([(self.color, 2)] if self._draw_colors else [])]
+        agent = (tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR)
+        self._agent_layers = [(layer, agent[i]) for layer, i in layers]
+        mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
+        mon = (mon[0], ord(mon[1]), mon[2])
+        self._monster_layers = [(layer, mon[i]) for layer, i in layers]
 
     def _a(self, x: np.ndarray) -> Any:
         return self.xp.asarray(x, device=self.device) if self.xp is not np else x
@@ -158,7 +185,7 @@ class GridhackCore:
             self._load(rows, rng)
 
     def _load(self, rows_np: np.ndarray, rng: np.random.Generator) -> None:
-        xp, n = self.xp, rows_np.size
+        n = rows_np.size
         ids = self.source.sample(rng, n)
         keys = rng.integers(0, 2**31, size=n, dtype=np.int64)
         cells, start, mons = self.source.levels(ids)
@@ -174,6 +201,7 @@ class GridhackCore:
         self.depth[rows] = 1
         for s in (self.has_key, self.item, self.lev, self.time, self.pending, self.msg):
             s[rows] = 0
+        self.success[rows] = False
         self.key[rows] = self._a(keys)
         if self.n_monsters:
             m = self._a(mons)
@@ -183,33 +211,38 @@ class GridhackCore:
 
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""
-        xp = self.xp
-        g = self._cell_glyph[xp.astype(self.cells[rows], xp.int64)]
-        k = xp.arange(g.shape[0], dtype=xp.int64, device=self.device)
-        for m in range(self.n_monsters):
-            alive = self.malive[rows, m]
-            y, x = self.my[rows, m], self.mx[rows, m]
-            g[k, y, x] = xp.where(alive, self._mon_glyph, g[k, y, x])
-        g[k, self.ay[rows], self.ax[rows]] = tiles.AGENT_GLYPH
-        self.glyph[rows] = xp.astype(g, xp.int16)
+        c = self._long(self.cells[rows])
+        self.glyph[rows] = self._cell_glyph[c]
         if self._draw_chars:
-            self.char[rows] = self._glyph_char[g]
+            self.char[rows] = self._cell_char[c]
         if self._draw_colors:
-            self.color[rows] = self._glyph_color[g]
+            self.color[rows] = self._cell_color[c]
+        self._draw_actors(rows)
 
-    def _redraw_cells(self, b: Any, y: Any, x: Any) -> None:
-        """Redraw the display at cells (b, y, x) (flat index arrays; repeats are fine)."""
+    def _redraw_cells(self, ys: list[Any], xs: list[Any]) -> None:
+        """Redraw the display at cells (ys[k][i], xs[k][i]) of every sub-env i, then the actors."""
         xp = self.xp
-        g = self._cell_glyph[xp.astype(self.cells[b, y, x], xp.int64)]
-        for m in range(self.n_monsters):
-            hit = self.malive[b, m] & (self.my[b, m] == y) & (self.mx[b, m] == x)
-            g = xp.where(hit, self._mon_glyph, g)
-        g = xp.where((self.ay[b] == y) & (self.ax[b] == x), tiles.AGENT_GLYPH, g)
-        self.glyph[b, y, x] = xp.astype(g, xp.int16)
+        b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
+        y, x = xp.concat(ys), xp.concat(xs)
+        c = self._long(self.cells[b, y, x])
+        self.glyph[b, y, x] = self._cell_glyph[c]
         if self._draw_chars:
-            self.char[b, y, x] = self._glyph_char[g]
+            self.char[b, y, x] = self._cell_char[c]
         if self._draw_colors:
-            self.color[b, y, x] = self._glyph_color[g]
+            self.color[b, y, x] = self._cell_color[c]
+        self._draw_actors(self._b)
+
+    def _draw_actors(self, rows: Any) -> None:
+        """Draw live monsters, then the agent, over the display of sub-envs `rows`."""
+        xp = self.xp
+        every = rows is self._b
+        for m in range(self.n_monsters):
+            alive, y, x = self.malive[rows, m], self.my[rows, m], self.mx[rows, m]
+            for layer, value in self._monster_layers:
+                layer[rows, y, x] = xp.where(alive, value, layer[rows, y, x])
+        ay, ax = (self.ay, self.ax) if every else (self.ay[rows], self.ax[rows])
+        for layer, value in self._agent_layers:
+            layer[rows, ay, ax] = value
 
     # --- observation ----------------------------------------------------------------------------
     def observe(self) -> dict[str, Any]:
@@ -223,12 +256,11 @@ class GridhackCore:
         if "colors" in keys:
             obs["colors"] = xp.asarray(self.color[win], copy=True)
         if "glyphs_crop" in keys:
-            y = xp.reshape(self.ay, (-1, 1, 1)) + self._crop_y
-            x = xp.reshape(self.ax, (-1, 1, 1)) + self._crop_x
-            obs["glyphs_crop"] = self.glyph[self._b3, y, x]
+            idx = xp.reshape(self._row_base + self.ay * self._wp + self.ax, (-1, 1)) + self._crop_flat
+            obs["glyphs_crop"] = xp.reshape(xp.take(xp.reshape(self.glyph, (-1,)), xp.reshape(idx, (-1,))),
+                                            (self.num_envs, CROP, CROP))
         if "blstats" in keys:
-            obs["blstats"] = xp.stack([self.ax - PAD, self.ay - PAD, self.hp, self.depth, self.has_key, self.item,
-                                       self.lev, self.time], axis=1)
+            obs["blstats"] = self.stats.T - self._bl_offset
         if "message" in keys:
             obs["message"] = self._msg_table[self.msg]
         return obs
@@ -249,93 +281,93 @@ class GridhackCore:
 
         Sub-envs whose episode ended keep stepping on stale state until a front resets them.
         """
-        xp, b = self.xp, self._b
+        xp, b, long = self.xp, self._b, self._long
         cmd = self._act[actions]
-        pend = self.pending
-        is_dir = cmd < 8
-        d = xp.where(is_dir, cmd, 0)
-        ty, tx = self.ay + self._dy[d], self.ax + self._dx[d]
-        tc = xp.astype(self.cells[b, ty, tx], xp.int64)
-        oy, ox = self.ay, self.ax
-        msg = xp.zeros_like(cmd)
-        free = pend == 0
-        move = is_dir & free
+        # Fast path when every sub-env moves: skip the command machinery (a host check per step).
+        slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
+        move = ((cmd < 8) & (self.pending == 0)) if slow else None
+        d = cmd & 7
+        ox, oy = xp.asarray(self.stats[:2], copy=True)  # BL_X, BL_Y rows
+        ty, tx = oy + self._dy[d], ox + self._dx[d]
+        tc = long(self.cells[b, ty, tx])
         redraw_y, redraw_x = [oy, ty], [ox, tx]
 
-        mon_here = None
+        go = self._walkable[tc]
+        msg = self._move_msg[tc]
+        bumped = self._move_cell[tc]
+        if move is not None:
+            go, msg = go & move, xp.where(move, msg, 0)
         if self.n_monsters:
             hits = self.malive & (self.my == ty[:, None]) & (self.mx == tx[:, None])
-            mon_here = xp.any(hits, axis=1)
-        # movement, door opening, melee
-        go = move & self._walkable[tc]
-        if mon_here is not None:
-            go = go & ~mon_here
-        self.ay, self.ax = xp.where(go, ty, self.ay), xp.where(go, tx, self.ax)
-        opens = move & (tc == Cell.DOOR_CLOSED)
-        if xp.any(opens):
-            self.cells[b, ty, tx] = xp.astype(xp.where(opens, Cell.DOOR_OPEN, tc), xp.uint8)
-            msg = xp.where(opens, Msg.DOOR_OPENS, msg)
-        msg = xp.where(move & (tc == Cell.DOOR_LOCKED), Msg.LOCKED, msg)
-        if mon_here is not None:
-            melee = move & mon_here
-            if xp.any(melee):
+            melee = xp.any(hits, axis=1)
+            go = go & ~melee
+            if move is not None:
+                melee = melee & move
+            if melee.any():
                 kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
-                self.malive = self.malive & ~(hits & kill[:, None])
+                self.malive[...] = self.malive & ~(hits & kill[:, None])
                 kind = self.task.monster - 1
                 msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
+        opens = long(bumped) != tc
+        if move is not None:
+            opens = opens & move
+        if opens.any():
+            self.cells[b, ty, tx] = xp.where(opens, bumped, xp.astype(tc, xp.uint8))
+        self.ay[...] = xp.where(go, ty, oy)
+        self.ax[...] = xp.where(go, tx, ox)
 
-        # commands other than moves
-        special = (cmd >= 8) & free
-        resolve = is_dir & ~free
-        if xp.any(special | resolve | ~(is_dir | free)):
-            msg = self._commands(cmd, special, resolve, ty, tx, tc, msg, redraw_y, redraw_x)
-
-        uc = xp.astype(self.cells[b, self.ay, self.ax], xp.int64)
-        msg = xp.where(go, xp.where(self._see_msg[uc] > 0, self._see_msg[uc], msg), msg)
-        dead = (uc == Cell.LAVA) & (self.lev == 0)
-        msg = xp.where(dead, Msg.LAVA_DEATH, msg)
-
+        if slow:
+            msg = self._commands(cmd, move, ty, tx, tc, msg, redraw_y, redraw_x)
+        uc = long(self.cells[b, self.ay, self.ax])
+        msg = xp.where(go, self._see_msg[uc], msg)
+        dead = None
+        if self._lava:
+            dead = self._is_lava[uc] & (self.lev == 0)
+            msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
+            dead = xp.zeros_like(go) if dead is None else dead
             msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
             starved = (self.hp <= 0) & ~dead
             msg = xp.where(starved, Msg.DIE, msg)
             dead = dead | starved
-
         if self.task.multilevel:
-            success = self._descend(cmd, special, msg)
-            msg = self._msg_after_descend
+            success, msg = self._descend(cmd, move, msg)
         else:
-            success = (uc == Cell.STAIRS_DOWN) & ~dead
+            success = self._is_goal[uc]
+            if dead is not None:
+                success = success & ~dead
         self.msg = msg
-        self.time = self.time + 1
-        terminated = success | dead
+        self.time += 1
+        terminated = success if dead is None else success | dead
         if self.max_episode_steps is not None:
             truncated = (self.time >= self.max_episode_steps) & ~terminated
         else:
             truncated = xp.zeros_like(terminated)
-        reward = xp.astype(success, xp.float64) + self.penalty_step
-
-        ry, rx = xp.concat(redraw_y), xp.concat(redraw_x)
-        self._redraw_cells(xp.concat([b] * len(redraw_y)), ry, rx)
+        reward = xp.astype(success, xp.float64)
+        if self.penalty_step:
+            reward = reward + self.penalty_step
+        self._redraw_cells(redraw_y, redraw_x)
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, cmd: Any, special: Any, resolve: Any, ty: Any, tx: Any, tc: Any, msg: Any,
+    def _commands(self, cmd: Any, move: Any, ty: Any, tx: Any, tc: Any, msg: Any,
                   redraw_y: list[Any], redraw_x: list[Any]) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution."""
         xp, b = self.xp, self._b
         pend = self.pending
+        special = (cmd >= 8) & (pend == 0)
+        resolve = (cmd < 8) & (pend > 0)
         # a non-direction key while a direction is asked for cancels the command
         msg = xp.where(~(cmd < 8) & (pend > 0), Msg.NEVER_MIND, msg)
         new_pend = xp.where(pend > 0, 0, pend)
 
-        uc = xp.astype(self.cells[b, self.ay, self.ax], xp.int64)
+        uc = self._long(self.cells[b, self.ay, self.ax])
         obj = self._object[uc]
         pick = special & (cmd == Cmd.PICKUP)
         took = pick & (obj >= 0) & ((obj == 0) | (self.item == Item.NONE))
-        if xp.any(took):
-            self.has_key = xp.where(took & (obj == 0), 1, self.has_key)
-            self.item = xp.where(took & (obj > 0), obj, self.item)
+        if took.any():
+            self.has_key[...] = xp.where(took & (obj == 0), 1, self.has_key)
+            self.item[...] = xp.where(took & (obj > 0), obj, self.item)
             self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
         msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
 
@@ -343,8 +375,8 @@ class GridhackCore:
         drink = quaff & (self.item == Item.POTION)
         wear = special & (cmd == Cmd.WEAR)
         don = wear & (self.item == Item.BOOTS) & (self.lev == 0)
-        self.lev = xp.where(drink | don, 1, self.lev)
-        self.item = xp.where(drink, Item.NONE, self.item)
+        self.lev[...] = xp.where(drink | don, 1, self.lev)
+        self.item[...] = xp.where(drink, Item.NONE, self.item)
         msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
         msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
 
@@ -366,13 +398,13 @@ class GridhackCore:
         door = self._is_door[tc]
         opened = unlock & (tc == Cell.DOOR_LOCKED)
         crash = kicked & door & ((self._rand(2) % 3) == 0)
-        if xp.any(opened | crash):
+        if (opened | crash).any():
             self.cells[b, ty, tx] = xp.astype(
                 xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
         msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
         msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
                                         xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-        if xp.any(cold | death):
+        if (cold | death).any():
             msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg, redraw_y, redraw_x)
         self.pending = new_pend
         return msg
@@ -385,7 +417,7 @@ class GridhackCore:
         killed = xp.zeros_like(cold)
         for k in range(1, RAY_RANGE + 1):
             y, x = self.ay + dy * k, self.ax + dx * k
-            c = xp.astype(self.cells[b, y, x], xp.int64)
+            c = self._long(self.cells[b, y, x])
             live = live & ~self._blocks_ray[c]
             freeze = live & cold & (c == Cell.LAVA)
             froze = froze | freeze
@@ -407,18 +439,18 @@ class GridhackCore:
         lo, hi = _MON_DAMAGE[kind]
         for m in range(self.n_monsters):
             alive = self.malive[:, m] & ~dead
-            my, mx = self.my[:, m], self.mx[:, m]
+            my, mx = xp.asarray(self.my[:, m], copy=True), xp.asarray(self.mx[:, m], copy=True)
             adj = alive & (xp.abs(my - self.ay) <= 1) & (xp.abs(mx - self.ax) <= 1)
             r = self._rand(10 + m)
             bite = adj & ((r & 1) == 0)
             hp = self.hp - xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
-            self.hp = xp.where(hp < 0, 0, hp)
+            self.hp[...] = xp.where(hp < 0, 0, hp)
             msg = xp.where(bite, Msg.BITE + kind - 1, msg)
             if not self._mon_moves:
                 continue
             d = (r >> 8) & 7
             ny, nx = my + self._dy[d], mx + self._dx[d]
-            ok = alive & ~adj & self._mon_walkable[xp.astype(self.cells[b, ny, nx], xp.int64)]
+            ok = alive & ~adj & self._mon_walkable[self._long(self.cells[b, ny, nx])]
             ok = ok & ~((ny == self.ay) & (nx == self.ax))
             others = self.malive & (self.my == ny[:, None]) & (self.mx == nx[:, None])
             ok = ok & ~xp.any(others, axis=1)
@@ -428,20 +460,22 @@ class GridhackCore:
             redraw_x += [mx, nx]
         return msg
 
-    def _descend(self, cmd: Any, special: Any, msg: Any) -> Any:
+    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any]:
         """The `>` command on stairs down: load the next dungeon level, or succeed on the last."""
         xp, b = self.xp, self._b
-        down = special & (cmd == Cmd.DOWN)
-        on = down & (xp.astype(self.cells[b, self.ay, self.ax], xp.int64) == Cell.STAIRS_DOWN)
-        self.depth = xp.where(on, self.depth + 1, self.depth)
+        if move is None:  # everyone moved
+            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg
+        down = (cmd == Cmd.DOWN) & (self.pending == 0)
+        on = down & (self._long(self.cells[b, self.ay, self.ax]) == Cell.STAIRS_DOWN)
+        self.depth[...] = xp.where(on, self.depth + 1, self.depth)
         success = on & (self.depth >= self.task.depth)
         nxt = on & ~success
-        self._msg_after_descend = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
-        if xp.any(nxt):
+        msg = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
+        if nxt.any():
             rows = xp.nonzero(nxt)[0]
             lvl = self.depth[rows] - 1
             self.cells[rows] = self.stack[rows, lvl]
             start = self.stack_start[rows, lvl]
             self.ay[rows], self.ax[rows] = start[:, 0], start[:, 1]
             self._redraw_rows(rows)
-        return success
+        return success, msg

@@ -119,8 +119,11 @@ def test_penalty_step_and_action_set():
     ],
 )
 def test_invalid_arguments(kwargs, match):
-    with pytest.raises(InvalidParameter, match=match):
-        gym.make(env_id("KeyRoom-S10"), **kwargs)
+    from rewardlab.envs.gridhack import GridhackEnv, GridhackVectorEnv
+
+    for make in (lambda: GridhackEnv("KeyRoom-S10", **kwargs), lambda: GridhackVectorEnv("KeyRoom-S10", 2, **kwargs)):
+        with pytest.raises(InvalidParameter, match=match):
+            make()
 
 
 def test_unknown_task_and_kwarg():

@@ -33,7 +33,7 @@ class GridhackVectorEnv(gym.vector.VectorEnv):
         ...                     vectorization_mode="vector_entry_point", num_contexts=2)
         >>> obs, info = envs.reset(seed=0)
         >>> obs["glyphs"].shape, info["context_id"].tolist()
-        ((3, 21, 79), [1, 1, 0])
+        ((3, 21, 79), [1, 1, 1])
         >>> obs, rewards, terminated, truncated, info = envs.step(np.zeros(3, dtype=np.int64))
         >>> rewards.tolist(), envs.metadata["autoreset_mode"].value
         ([0.0, 0.0, 0.0], 'NextStep')

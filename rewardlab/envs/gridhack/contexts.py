@@ -9,19 +9,32 @@ layout and 1 for the objects, so two offsets give disjoint train and test pools,
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
 from rewardlab.envs.gridhack.levels import Level
 from rewardlab.envs.gridhack.tasks import TaskSpec
-from rewardlab.envs.gridhack.tiles import PAD, Cell
+from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell
 from rewardlab.errors import InvalidParameter
 
-__all__ = ["LevelSource", "STRUCTURES", "FRESH_CONTEXTS"]
+__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "FRESH_CONTEXTS"]
 
 STRUCTURES = ("all", "layout_only", "objects_only")
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
+
+
+class LevelBatch(NamedTuple):
+    """Padded levels of n contexts: ``cells`` (n, L, H+2P, W+2P), ``start`` (n, L, 2), ``monsters``
+    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P)."""
+
+    cells: np.ndarray
+    start: np.ndarray
+    monsters: np.ndarray
+    glyph: np.ndarray
+    char: np.ndarray
+    color: np.ndarray
 
 
 class LevelSource:
@@ -30,7 +43,7 @@ class LevelSource:
     Example:
         >>> from rewardlab.envs.gridhack.tasks import TASKS
         >>> src = LevelSource(TASKS["KeyRoom-S10"], num_contexts=3)
-        >>> cells, start, monsters = src.levels(np.array([0, 2, 0]))
+        >>> cells = src.levels(np.array([0, 2, 0])).cells
         >>> cells.shape, bool((cells[0] == cells[2]).all()), bool((cells[0] == cells[1]).all())
         ((3, 1, 37, 95), True, False)
     """
@@ -56,12 +69,10 @@ class LevelSource:
         self.depth_levels, self.n_monsters = probe.cells.shape[0], probe.monsters.shape[0]
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
-            n = self.num_contexts
-            self._cells = np.zeros((n, *self._padded(probe)[0].shape), dtype=np.uint8)
-            self._start = np.zeros((n, self.depth_levels, 2), dtype=np.int64)
-            self._mons = np.zeros((n, self.n_monsters, 2), dtype=np.int64)
-            self._made = np.zeros(n, dtype=bool)
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+            self._pool = LevelBatch(*(np.zeros((self.num_contexts, *a.shape), dtype=a.dtype)
+                                      for a in self._padded(probe)))
+            self._made = np.zeros(self.num_contexts, dtype=bool)
+        self._cache: OrderedDict[int, LevelBatch] = OrderedDict()
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
@@ -72,25 +83,29 @@ class LevelSource:
         return self.task.generate(layout, objects)
 
     @staticmethod
-    def _padded(level: Level) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _padded(level: Level) -> LevelBatch:
+        """One level padded, with its first dungeon level's terrain drawn (resets copy it, not redraw it)."""
         cells = np.pad(level.cells, ((0, 0), (PAD, PAD), (PAD, PAD)), constant_values=Cell.STONE)
-        return cells, level.start + PAD, level.monsters + PAD
+        first = cells[0]
+        return LevelBatch(cells, level.start + PAD, level.monsters + PAD, CELL_GLYPH[first], CELL_CHAR[first],
+                          CELL_COLOR[first])
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` context ids drawn uniformly (from the pool, or from [0, 2**31) for fresh levels)."""
         return rng.integers(0, self.n_ids, size=n, dtype=np.int64)
 
-    def levels(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Padded ``cells`` (n, L, H+2P, W+2P), ``start`` (n, L, 2) and ``monsters`` (n, M, 2) of contexts `ids`."""
+    def levels(self, ids: np.ndarray) -> LevelBatch:
+        """The padded levels of contexts `ids` (n,)."""
         if self._pooled:
             for c in np.unique(ids[~self._made[ids]]):
-                self._cells[c], self._start[c], self._mons[c] = self._padded(self.generate(int(c)))
+                for pool, part in zip(self._pool, self._padded(self.generate(int(c)))):
+                    pool[c] = part
                 self._made[c] = True
-            return self._cells[ids], self._start[ids], self._mons[ids]
+            return LevelBatch(*(pool[ids] for pool in self._pool))
         parts = [self._one(int(c)) for c in ids]
-        return tuple(np.stack(p) for p in zip(*parts))  # type: ignore[return-value]
+        return LevelBatch(*(np.stack(p) for p in zip(*parts)))
 
-    def _one(self, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _one(self, c: int) -> LevelBatch:
         if c in self._cache:
             self._cache.move_to_end(c)
             return self._cache[c]

@@ -160,6 +160,7 @@ class GridhackCore:
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
         self._b2 = xp.concat([self._b, self._b])
         self._long = (lambda x: x) if xp is np else (lambda x: xp.astype(x, xp.int64))
+        self._copy = (lambda x: x.copy()) if xp is np else (lambda x: x.clone())
         self._specials = any(c >= 8 for c in self.actions)
         self._lava = bool((self.source.generate(0).cells == Cell.LAVA).any()) or self._specials
         self._wp = wp_
@@ -188,10 +189,16 @@ class GridhackCore:
         n = rows_np.size
         ids = self.source.sample(rng, n)
         keys = rng.integers(0, 2**31, size=n, dtype=np.int64)
-        cells, start, mons = self.source.levels(ids)
+        lv = self.source.levels(ids)
+        cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = self._a(rows_np)
         self.cells[rows] = self._a(cells[:, 0])
+        self.glyph[rows] = self._a(lv.glyph)
+        if self._draw_chars:
+            self.char[rows] = self._a(lv.char)
+        if self._draw_colors:
+            self.color[rows] = self._a(lv.color)
         if self.stack is not None:
             self.stack[rows] = self._a(cells)
         self.stack_start[rows] = self._a(start)
@@ -207,7 +214,7 @@ class GridhackCore:
             m = self._a(mons)
             self.my[rows], self.mx[rows] = m[..., 0], m[..., 1]
             self.malive[rows] = True
-        self._redraw_rows(rows)
+        self._draw_actors(rows)
 
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""
@@ -249,16 +256,16 @@ class GridhackCore:
         """Fresh copies of the observation arrays (never views of the state)."""
         xp, keys, obs = self.xp, self.observation_keys, {}
         win = (slice(None), slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+        copy = self._copy
         if "glyphs" in keys:
-            obs["glyphs"] = xp.asarray(self.glyph[win], copy=True)
+            obs["glyphs"] = copy(self.glyph[win])
         if "chars" in keys:
-            obs["chars"] = xp.asarray(self.char[win], copy=True)
+            obs["chars"] = copy(self.char[win])
         if "colors" in keys:
-            obs["colors"] = xp.asarray(self.color[win], copy=True)
+            obs["colors"] = copy(self.color[win])
         if "glyphs_crop" in keys:
-            idx = xp.reshape(self._row_base + self.ay * self._wp + self.ax, (-1, 1)) + self._crop_flat
-            obs["glyphs_crop"] = xp.reshape(xp.take(xp.reshape(self.glyph, (-1,)), xp.reshape(idx, (-1,))),
-                                            (self.num_envs, CROP, CROP))
+            idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
+            obs["glyphs_crop"] = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
         if "blstats" in keys:
             obs["blstats"] = self.stats.T - self._bl_offset
         if "message" in keys:
@@ -287,7 +294,7 @@ class GridhackCore:
         slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
         move = ((cmd < 8) & (self.pending == 0)) if slow else None
         d = cmd & 7
-        ox, oy = xp.asarray(self.stats[:2], copy=True)  # BL_X, BL_Y rows
+        ox, oy = self._copy(self.stats[:2])  # BL_X, BL_Y rows
         ty, tx = oy + self._dy[d], ox + self._dx[d]
         tc = long(self.cells[b, ty, tx])
         redraw_y, redraw_x = [oy, ty], [ox, tx]
@@ -342,7 +349,7 @@ class GridhackCore:
         if self.max_episode_steps is not None:
             truncated = (self.time >= self.max_episode_steps) & ~terminated
         else:
-            truncated = xp.zeros_like(terminated)
+            truncated = xp.zeros(self.num_envs, dtype=xp.bool, device=self.device)
         reward = xp.astype(success, xp.float64)
         if self.penalty_step:
             reward = reward + self.penalty_step

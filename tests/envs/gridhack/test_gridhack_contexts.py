@@ -48,7 +48,7 @@ def test_seed_offsets_give_disjoint_pools():
 def test_context_id_names_the_level():
     # the same context id always gives the same level, in a fresh env too
     src = LevelSource(TASKS["Corridors-R5"], num_contexts=None)
-    cells = src.levels(np.array([123, 123, 124]))[0]
+    cells = src.levels(np.array([123, 123, 124])).cells
     assert np.array_equal(cells[0], cells[1]) and not np.array_equal(cells[0], cells[2])
     env = gym.make(env_id("Corridors-R5"), num_contexts=4)
     obs, info = env.reset(seed=0)

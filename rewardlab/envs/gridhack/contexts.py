@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rewardlab.envs.gridhack.levels import Level
+from rewardlab.envs.gridhack.levels import FastRng, Level
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell
 from rewardlab.errors import InvalidParameter
@@ -78,8 +78,8 @@ class LevelSource:
         """The (unpadded) level of one context."""
         lay = 0 if self.structure == "objects_only" else context_id
         obj = 0 if self.structure == "layout_only" else context_id
-        layout = np.random.default_rng(np.random.SeedSequence([self.offset, lay, 0]))
-        objects = np.random.default_rng(np.random.SeedSequence([self.offset, obj, 1]))
+        layout = FastRng(np.random.default_rng(np.random.SeedSequence([self.offset, lay, 0])))
+        objects = FastRng(np.random.default_rng(np.random.SeedSequence([self.offset, obj, 1])))
         return self.task.generate(layout, objects)
 
     @staticmethod

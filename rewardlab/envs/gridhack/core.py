@@ -229,8 +229,11 @@ class GridhackCore:
     def _redraw_cells(self, ys: list[Any], xs: list[Any]) -> None:
         """Redraw the display at cells (ys[k][i], xs[k][i]) of every sub-env i, then the actors."""
         xp = self.xp
-        b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
-        y, x = xp.concat(ys), xp.concat(xs)
+        if len(ys) == 1:
+            b, y, x = self._b, ys[0], xs[0]
+        else:
+            b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
+            y, x = xp.concat(ys), xp.concat(xs)
         c = self._long(self.cells[b, y, x])
         self.glyph[b, y, x] = self._cell_glyph[c]
         if self._draw_chars:
@@ -297,7 +300,11 @@ class GridhackCore:
         ox, oy = self._copy(self.stats[:2])  # BL_X, BL_Y rows
         ty, tx = oy + self._dy[d], ox + self._dx[d]
         tc = long(self.cells[b, ty, tx])
-        redraw_y, redraw_x = [oy, ty], [ox, tx]
+        # cells to redraw: the agent's old cell always, the target cell only where it may change
+        redraw_y, redraw_x = [oy], [ox]
+        if slow or self.n_monsters:
+            redraw_y.append(ty)
+            redraw_x.append(tx)
 
         go = self._walkable[tc]
         msg = self._move_msg[tc]
@@ -320,6 +327,9 @@ class GridhackCore:
             opens = opens & move
         if opens.any():
             self.cells[b, ty, tx] = xp.where(opens, bumped, xp.astype(tc, xp.uint8))
+            if len(redraw_y) == 1:
+                redraw_y.append(ty)
+                redraw_x.append(tx)
         self.ay[...] = xp.where(go, ty, oy)
         self.ax[...] = xp.where(go, tx, ox)
 

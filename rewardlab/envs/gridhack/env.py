@@ -92,7 +92,7 @@ class GridhackEnv(gym.Env[dict, np.int64]):
         >>> env = gym.make("rewardlab/Gridhack-KeyRoom-S10-v0")
         >>> obs, info = env.reset(seed=0)
         >>> obs["glyphs"].shape, obs["blstats"].tolist()[:4], info["context_id"] >= 0
-        ((21, 79), [60, 11, 12, 1], True)
+        ((21, 79), [25, 12, 12, 1], True)
         >>> obs, reward, terminated, truncated, info = env.step(0)
         >>> reward, terminated, info["is_success"]
         (0.0, False, False)

@@ -131,8 +131,8 @@ def subgoal_potential(task: str) -> Callable[[dict[str, Any]], np.ndarray]:
         >>> env = gym.make("rewardlab/Gridhack-KeyRoom-S10-v0")
         >>> obs, _ = env.reset(seed=0)
         >>> phi = potentials_for("rewardlab/Gridhack-KeyRoom-S10-v0")["subgoal_distance"]
-        >>> phi({k: v[None] for k, v in obs.items()})  # key 9 steps away, then the door and the stairs
-        array([-209.])
+        >>> phi({k: v[None] for k, v in obs.items()})  # key 7 steps away, then the door and the stairs
+        array([-207.])
     """
     spec = TASKS[task]
 

@@ -27,7 +27,8 @@ _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are
 
 class LevelBatch(NamedTuple):
     """Padded levels of n contexts: ``cells`` (n, L, H+2P, W+2P), ``start`` (n, L, 2), ``monsters``
-    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P)."""
+    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P).
+    :meth:`LevelSource.levels` returns one (see its example)."""
 
     cells: np.ndarray
     start: np.ndarray
@@ -67,6 +68,7 @@ class LevelSource:
         self.n_ids = FRESH_CONTEXTS if num_contexts is None else self.num_contexts
         probe = self.generate(0)
         self.depth_levels, self.n_monsters = probe.cells.shape[0], probe.monsters.shape[0]
+        self.has_lava = bool((probe.cells == Cell.LAVA).any())
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
             self._pool = LevelBatch(*(np.zeros((self.num_contexts, *a.shape), dtype=a.dtype)

@@ -52,7 +52,7 @@ _IS_GOAL = np.arange(Cell.COUNT) == Cell.STAIRS_DOWN
 _IS_SOLID = np.zeros(Cell.COUNT, dtype=bool)
 _IS_SOLID[[Cell.STONE, Cell.WALL_H, Cell.WALL_V]] = True
 
-# monster kind -> (glyph, moves?, bite chance out of 2, damage range)
+# monster kind -> does it wander?; damage range of a bite (a bite lands with probability 1/2)
 _MON_MOVES = {Monster.JACKAL: True, Monster.MINOTAUR: False}
 _MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
 
@@ -133,10 +133,7 @@ class GridhackCore:
         self._move_msg, self._move_cell = a(_MOVE_MSG), a(_MOVE_CELL)
         self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)
         self._msg_table = a(tiles.MESSAGE_TABLE)
-        off = np.arange(CROP) - CROP // 2
-        self._crop_y, self._crop_x = a(off[None, :, None].copy()), a(off[None, None, :].copy())
         self._b = xp.arange(B, dtype=i64, device=device)
-        self._b3 = xp.reshape(self._b, (B, 1, 1))
 
         hp_, wp_ = tiles.H + 2 * PAD, tiles.W + 2 * PAD
         z = lambda *shape, dtype=i64: xp.zeros(shape, dtype=dtype, device=device)  # noqa: E731
@@ -162,9 +159,11 @@ class GridhackCore:
         self._long = (lambda x: x) if xp is np else (lambda x: xp.astype(x, xp.int64))
         self._copy = (lambda x: x.copy()) if xp is np else (lambda x: x.clone())
         self._specials = any(c >= 8 for c in self.actions)
-        self._lava = bool((self.source.generate(0).cells == Cell.LAVA).any()) or self._specials
+        # the lava check is skipped for tasks whose levels have none
+        self._lava = self.source.has_lava
         self._wp = wp_
-        crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)
+        off = np.arange(CROP) - CROP // 2
+        crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
         layers = [(self.glyph, 0), *([(self.char, 1)] if self._draw_chars else []),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.envs.gridhack.tiles import H, W, Cell, Item, ITEM_CELL
+from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
 __all__ = ["Level", "FastRng", "multiroom", "crossing", "labyrinth", "corridors", "keyroom", "river", "wod", "staircase"]
 
@@ -26,7 +26,14 @@ Rng = np.random.Generator
 @dataclass
 class Level:
     """One generated level: ``cells`` (L, 21, 79) uint8 (L dungeon levels), ``start`` (L, 2) as (y, x),
-    ``monsters`` (M, 2) as (y, x) on the first dungeon level."""
+    ``monsters`` (M, 2) as (y, x) on the first dungeon level.
+
+    Example:
+        >>> rng = np.random.default_rng
+        >>> level = wod(rng(0), rng(1))
+        >>> level.cells.shape, level.monsters.shape, int((level.cells == Cell.STAIRS_DOWN).sum())
+        ((1, 21, 79), (1, 2), 1)
+    """
 
     cells: np.ndarray
     start: np.ndarray
@@ -70,7 +77,12 @@ class FastRng:
     """A numpy Generator whose scalar ``integers`` draws come from a block of uniforms.
 
     Level generators make hundreds of scalar draws; one ``Generator.integers`` call costs microseconds,
-    a list lookup a few tens of nanoseconds. Everything else is delegated to the generator.
+    a list lookup a few tens of nanoseconds.
+
+    Example:
+        >>> r = FastRng(np.random.default_rng(0))
+        >>> all(3 <= r.integers(3, 7) < 7 for _ in range(1000)), r.integers(5) < 5
+        (True, True)
     """
 
     def __init__(self, rng: np.random.Generator, block: int = 512):

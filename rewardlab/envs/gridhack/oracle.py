@@ -39,7 +39,15 @@ _WALK[Cell.LAVA] = False  # unless levitating
 @dataclass
 class Plan:
     """The current subgoal: `targets` (H, W) bool, `passable` (H, W) bool, `stages` still ahead after
-    it, the command to issue once on a target (None: just walk there) and the direction it needs."""
+    it, the command to issue once on a target (None: just walk there) and the direction it needs.
+
+    Example:
+        >>> import gymnasium as gym, rewardlab
+        >>> obs, _ = gym.make("rewardlab/Gridhack-Levitate-Potion-v0").reset(seed=0)
+        >>> p = plan(TASKS["Levitate-Potion"], obs["glyphs"], obs["blstats"])
+        >>> int(p.targets.sum()), p.stages  # the potion, with quaffing and the stairs still ahead
+        (1, 2)
+    """
 
     targets: np.ndarray
     passable: np.ndarray

@@ -23,7 +23,13 @@ SKILL_ACTIONS = (*MOVES, Cmd.PICKUP, Cmd.APPLY, Cmd.QUAFF, Cmd.WEAR, Cmd.ZAP)
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """How to build one task: `generate(layout_rng, object_rng) -> Level` and its rules."""
+    """How to build one task: `generate(layout_rng, object_rng) -> Level` and its rules.
+
+    Example:
+        >>> spec = TASKS["KeyRoom-S10"]
+        >>> spec.kind, len(spec.actions), spec.max_episode_steps
+        ('key', 10, 400)
+    """
 
     name: str
     generate: Callable[..., levels.Level]

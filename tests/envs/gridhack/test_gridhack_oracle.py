@@ -82,3 +82,23 @@ def test_potential_is_batched_and_published_for_every_id():
     obs, _ = envs.reset(seed=0)
     out = potentials_for(env_id("Freeze-Horn"))["subgoal_distance"](obs)
     assert out.shape == (4,) and (out < -2 * STAGE_COST + 1).all() and (out > -3 * STAGE_COST).all()
+
+
+def test_pbrs_on_the_published_potential_telescopes():
+    # With gamma = 1 and Phi = 0 at termination, PBRS pays -Phi(s_0) in total over a successful episode.
+    from rewardlab.shaping import PBRS, EnvReward
+    from rewardlab.wrappers import RewardShaping
+
+    env = RewardShaping(gym.make(env_id("KeyRoom-S10")), EnvReward() + PBRS("subgoal_distance", gamma=1.0))
+    policy = OraclePolicy("KeyRoom-S10")
+    phi = potentials_for(env_id("KeyRoom-S10"))["subgoal_distance"]
+    obs, _ = env.reset(seed=4)
+    phi0 = phi({k: v[None] for k, v in obs.items()})[0]
+    total, task = 0.0, 0.0
+    while True:
+        obs, reward, term, trunc, info = env.step(policy({k: v[None] for k, v in obs.items()})[0])
+        total += info["reward_terms"]["pbrs_subgoal_distance"]
+        task += info["task_reward"]
+        if term or trunc:
+            break
+    assert task == 1.0 and total == pytest.approx(-phi0)

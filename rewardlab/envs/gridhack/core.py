@@ -368,60 +368,68 @@ class GridhackCore:
 
     def _commands(self, cmd: Any, move: Any, ty: Any, tx: Any, tc: Any, msg: Any,
                   redraw_y: list[Any], redraw_x: list[Any]) -> Any:
-        """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution."""
+        """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
+
+        Each block runs only when some sub-env issued its command (one host check per block).
+        """
         xp, b = self.xp, self._b
         pend = self.pending
-        special = (cmd >= 8) & (pend == 0)
-        resolve = (cmd < 8) & (pend > 0)
-        # a non-direction key while a direction is asked for cancels the command
-        msg = xp.where(~(cmd < 8) & (pend > 0), Msg.NEVER_MIND, msg)
-        new_pend = xp.where(pend > 0, 0, pend)
+        waiting = pend > 0
+        is_dir = cmd < 8
+        special = ~is_dir & ~waiting
+        resolve = is_dir & waiting
+        cancel = ~is_dir & waiting  # a non-direction key while a direction is asked for cancels the command
+        msg = xp.where(cancel, Msg.NEVER_MIND, msg)
+        new_pend = xp.where(waiting, 0, pend)
+        item, lev, has_key = self.item, self.lev, self.has_key
 
-        uc = self._long(self.cells[b, self.ay, self.ax])
-        obj = self._object[uc]
         pick = special & (cmd == Cmd.PICKUP)
-        took = pick & (obj >= 0) & ((obj == 0) | (self.item == Item.NONE))
-        if took.any():
-            self.has_key[...] = xp.where(took & (obj == 0), 1, self.has_key)
-            self.item[...] = xp.where(took & (obj > 0), obj, self.item)
+        if pick.any():
+            uc = self._long(self.cells[b, self.ay, self.ax])
+            obj = self._object[uc]
+            took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
+            has_key[...] = xp.where(took & (obj == 0), 1, has_key)
+            item[...] = xp.where(took & (obj > 0), obj, item)
             self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
-        msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
+            msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
 
         quaff = special & (cmd == Cmd.QUAFF)
-        drink = quaff & (self.item == Item.POTION)
         wear = special & (cmd == Cmd.WEAR)
-        don = wear & (self.item == Item.BOOTS) & (self.lev == 0)
-        self.lev[...] = xp.where(drink | don, 1, self.lev)
-        self.item[...] = xp.where(drink, Item.NONE, self.item)
-        msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
-        msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
+        if (quaff | wear).any():
+            drink = quaff & (item == Item.POTION)
+            don = wear & (item == Item.BOOTS) & (lev == 0)
+            lev[...] = xp.where(drink | don, 1, lev)
+            item[...] = xp.where(drink, Item.NONE, item)
+            msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
+            msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
 
         apply = special & (cmd == Cmd.APPLY)
-        can_apply = apply & ((self.item == Item.HORN) | (self.has_key > 0))
         zap = special & (cmd == Cmd.ZAP)
-        can_zap = zap & ((self.item == Item.WAND_COLD) | (self.item == Item.WAND_DEATH))
         kick = special & (cmd == Cmd.KICK)
-        new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
-        msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
-        msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
-        msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
+        if (apply | zap | kick).any():
+            can_apply = apply & ((item == Item.HORN) | (has_key > 0))
+            can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
+            new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
+            msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
+            msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
+            msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
 
-        # the direction given to an earlier apply (1), zap (2) or kick (3)
-        cold = resolve & (((pend == 1) & (self.item == Item.HORN)) | ((pend == 2) & (self.item == Item.WAND_COLD)))
-        death = resolve & (pend == 2) & (self.item == Item.WAND_DEATH)
-        unlock = resolve & (pend == 1) & (self.item != Item.HORN) & (self.has_key > 0)
-        kicked = resolve & (pend == 3)
-        door = self._is_door[tc]
-        opened = unlock & (tc == Cell.DOOR_LOCKED)
-        crash = kicked & door & ((self._rand(2) % 3) == 0)
-        if (opened | crash).any():
-            self.cells[b, ty, tx] = xp.astype(
-                xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
-        msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
-        msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
-                                        xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-        if (cold | death).any():
-            msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg, redraw_y, redraw_x)
+        if resolve.any():  # the direction given to an earlier apply (1), zap (2) or kick (3)
+            cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
+            death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
+            unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
+            kicked = resolve & (pend == 3)
+            door = self._is_door[tc]
+            opened = unlock & (tc == Cell.DOOR_LOCKED)
+            crash = kicked & door & ((self._rand(2) % 3) == 0)
+            if (opened | crash).any():
+                self.cells[b, ty, tx] = xp.astype(
+                    xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
+            msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
+            msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
+                                            xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
+            if (cold | death).any():
+                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg, redraw_y, redraw_x)
         self.pending = new_pend
         return msg
 

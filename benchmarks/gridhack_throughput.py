@@ -84,6 +84,8 @@ def main() -> None:
             "single gym.make, 10 contexts": lambda s: single_sps(gym.make(eid, num_contexts=10), args.steps, s),
             "single unwrapped, 10 contexts": lambda s: single_sps(
                 gym.make(eid, num_contexts=10).unwrapped, args.steps, s),
+            f"single gym.make, 10 contexts, keys {'+'.join(LEAN)}": lambda s: single_sps(
+                gym.make(eid, num_contexts=10, observation_keys=LEAN), args.steps, s),
             f"batched B={args.batch}": lambda s: batched_sps(
                 gym.make_vec(eid, num_envs=args.batch, vectorization_mode="vector_entry_point"), args.steps * 64, s),
             f"batched B={args.batch}, 10 contexts": lambda s: batched_sps(

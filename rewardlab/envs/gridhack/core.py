@@ -126,6 +126,7 @@ class GridhackCore:
         i64 = xp.int64
         self._act = a(np.array(self.actions, dtype=np.int64))
         self._dy, self._dx = a(tiles.DIRS[:, 0].copy()), a(tiles.DIRS[:, 1].copy())
+        self._dxy = a(tiles.DIRS[:, ::-1].T.copy())  # (2, 8): dx, dy of each compass command
         self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
         self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
         self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
@@ -295,9 +296,10 @@ class GridhackCore:
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
         slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
         move = ((cmd < 8) & (self.pending == 0)) if slow else None
-        d = cmd & 7
-        ox, oy = self._copy(self.stats[:2])  # BL_X, BL_Y rows
-        ty, tx = oy + self._dy[d], ox + self._dx[d]
+        d = cmd & 7 if slow else cmd
+        old = self._copy(self.stats[:2])  # rows BL_X, BL_Y
+        target = old + self._dxy[:, d]
+        (ox, oy), (tx, ty) = old, target
         tc = long(self.cells[b, ty, tx])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
         redraw_y, redraw_x = [oy], [ox]
@@ -329,8 +331,7 @@ class GridhackCore:
             if len(redraw_y) == 1:
                 redraw_y.append(ty)
                 redraw_x.append(tx)
-        self.ay[...] = xp.where(go, ty, oy)
-        self.ax[...] = xp.where(go, tx, ox)
+        self.stats[:2] = xp.where(go, target, old)
 
         if slow:
             msg = self._commands(cmd, move, ty, tx, tc, msg, redraw_y, redraw_x)

@@ -57,6 +57,22 @@ _MON_MOVES = {Monster.JACKAL: True, Monster.MINOTAUR: False}
 _MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
 
 
+def _same(x: Any) -> Any:
+    return x
+
+
+def _np_copy(x: Any) -> Any:
+    return x.copy()
+
+
+def _torch_long(x: Any) -> Any:  # torch indexes with int64 (a uint8 index would be a mask)
+    return x.long()
+
+
+def _torch_copy(x: Any) -> Any:
+    return x.clone()
+
+
 class GridhackCore:
     """State and dynamics of ``num_envs`` gridhack episodes of one task.
 
@@ -101,15 +117,10 @@ class GridhackCore:
             raise InvalidParameter(f"`penalty_step` must be a finite number. Received {penalty_step!r}")
         if action_set not in ("restricted", "full"):
             raise InvalidParameter(f"`action_set` must be 'restricted' or 'full'. Received {action_set!r}")
-        if backend == "numpy":
-            self.xp = np
-        elif backend == "torch":
-            import array_api_compat
-            import torch
-
-            self.xp = array_api_compat.array_namespace(torch.empty(0))
-        else:
+        if backend not in ("numpy", "torch"):
             raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
+        self.backend = backend
+        self._bind_namespace()
         self.task, self.num_envs, self.device = task, int(num_envs), device
         self.observation_keys = tuple(observation_keys)
         self.max_episode_steps = max_episode_steps
@@ -148,8 +159,7 @@ class GridhackCore:
         # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
         # named attributes are views that the step updates in place
         self.stats = z(tiles.BLSTATS_LEN, B)
-        (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
-         self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+        self._bind_views()
         self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
         self.pending, self.msg, self.key = z(B), z(B), z(B)
         self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
@@ -157,8 +167,6 @@ class GridhackCore:
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
         self._b2 = xp.concat([self._b, self._b])
-        self._long = (lambda x: x) if xp is np else (lambda x: xp.astype(x, xp.int64))
-        self._copy = (lambda x: x.copy()) if xp is np else (lambda x: x.clone())
         self._specials = any(c >= 8 for c in self.actions)
         # the lava check is skipped for tasks whose levels have none
         self._lava = self.source.has_lava
@@ -174,6 +182,31 @@ class GridhackCore:
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
         mon = (mon[0], ord(mon[1]), mon[2])
         self._monster_layers = [(layer, mon[i]) for layer, i in layers]
+
+    def _bind_namespace(self) -> None:
+        """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
+        if self.backend == "numpy":
+            self.xp, self._long, self._copy = np, _same, _np_copy
+        else:
+            import array_api_compat
+            import torch
+
+            self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
+
+    def _bind_views(self) -> None:
+        (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
+         self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+
+    _UNPICKLED = ("xp", "_long", "_copy", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # modules do not pickle, and views of `stats` would come back as copies
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_namespace()
+        self._bind_views()
 
     def _a(self, x: np.ndarray) -> Any:
         return self.xp.asarray(x, device=self.device) if self.xp is not np else x

@@ -140,3 +140,18 @@ def test_invalid_action():
     env.reset(seed=0)
     with pytest.raises(InvalidParameter, match=r"`action` must be in \[0, 10\)"):
         env.step(10)
+
+
+def test_pickle_round_trip_continues_identically():
+    import pickle
+
+    env = gym.make(env_id("WoD-Hard"))
+    env.reset(seed=0)
+    for a in range(5):
+        env.step(a)
+    twin = pickle.loads(pickle.dumps(env))
+    for a in np.random.default_rng(0).integers(0, env.action_space.n, 50):
+        out, out2 = env.step(a), twin.step(a)
+        assert all(np.array_equal(out[0][k], out2[0][k]) for k in out[0]) and out[1:4] == out2[1:4]
+        if out[2] or out[3]:
+            break

@@ -377,9 +377,9 @@ class GridhackCore:
         if self.n_monsters:
             dead = xp.zeros_like(go) if dead is None else dead
             msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
-            starved = (self.hp <= 0) & ~dead
-            msg = xp.where(starved, Msg.DIE, msg)
-            dead = dead | starved
+            slain = (self.hp <= 0) & ~dead
+            msg = xp.where(slain, Msg.DIE, msg)
+            dead = dead | slain
         if self.task.multilevel:
             success, msg = self._descend(cmd, move, msg)
         else:

@@ -267,13 +267,17 @@ class GridhackCore:
         else:
             b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
             y, x = xp.concat(ys), xp.concat(xs)
+        self._redraw_at(b, y, x)
+        self._draw_actors(self._b)
+
+    def _redraw_at(self, b: Any, y: Any, x: Any) -> None:
+        """Redraw the terrain at cells (b, y, x) (flat index arrays; repeats are fine)."""
         c = self._long(self.cells[b, y, x])
         self.glyph[b, y, x] = self._cell_glyph[c]
         if self._draw_chars:
             self.char[b, y, x] = self._cell_char[c]
         if self._draw_colors:
             self.color[b, y, x] = self._cell_color[c]
-        self._draw_actors(self._b)
 
     def _draw_actors(self, rows: Any) -> None:
         """Draw live monsters, then the agent, over the display of sub-envs `rows`."""
@@ -463,32 +467,41 @@ class GridhackCore:
             msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
                                             xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
             if (cold | death).any():
-                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg, redraw_y, redraw_x)
+                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg)
         self.pending = new_pend
         return msg
 
-    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
-        """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors."""
-        xp, b = self.xp, self._b
-        live = cold | death
-        froze = xp.zeros_like(cold)
-        killed = xp.zeros_like(cold)
+    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any) -> Any:
+        """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.
+
+        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells.
+        """
+        xp, long = self.xp, self._long
+        rows = xp.nonzero(cold | death)[0]
+        cold_r, death_r = cold[rows], death[rows]
+        ay, ax, dy, dx = self.ay[rows], self.ax[rows], dy[rows], dx[rows]
+        live = cold_r | death_r
+        froze, killed = xp.zeros_like(live), xp.zeros_like(live)
+        ys, xs = [], []
         for k in range(1, RAY_RANGE + 1):
-            y, x = self.ay + dy * k, self.ax + dx * k
-            c = self._long(self.cells[b, y, x])
+            y, x = ay + dy * k, ax + dx * k
+            c = long(self.cells[rows, y, x])
             live = live & ~self._blocks_ray[c]
-            freeze = live & cold & (c == Cell.LAVA)
+            freeze = live & cold_r & (c == Cell.LAVA)
             froze = froze | freeze
-            self.cells[b, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+            self.cells[rows, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
             if self.n_monsters:
-                hit = (live & death)[:, None] & self.malive & (self.my == y[:, None]) & (self.mx == x[:, None])
+                hit = (live & death_r)[:, None] & self.malive[rows] & (self.my[rows] == y[:, None]) & (self.mx[rows] == x[:, None])
                 killed = killed | xp.any(hit, axis=1)
-                self.malive = self.malive & ~hit
-            redraw_y.append(y)
-            redraw_x.append(x)
-        msg = xp.where(cold, xp.where(froze, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
+                self.malive[rows] = self.malive[rows] & ~hit
+            ys.append(y)
+            xs.append(x)
+        self._redraw_at(xp.concat([rows] * RAY_RANGE), xp.concat(ys), xp.concat(xs))
+        froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
+        froze_all[rows], killed_all[rows] = froze, killed
+        msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
-        return xp.where(death, xp.where(killed, kill_msg, Msg.DEATH_BOUNCE), msg)
+        return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
 
     def _monsters_act(self, dead: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
         """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction."""

@@ -143,6 +143,7 @@ class GridhackCore:
         self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
         self._cell_glyph, self._cell_char, self._cell_color = a(tiles.CELL_GLYPH), a(tiles.CELL_CHAR), a(tiles.CELL_COLOR)
         self._move_msg, self._move_cell = a(_MOVE_MSG), a(_MOVE_CELL)
+        self._bump_opens = a(_MOVE_CELL != np.arange(Cell.COUNT))
         self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)
         self._msg_table = a(tiles.MESSAGE_TABLE)
         self._b = xp.arange(B, dtype=i64, device=device)
@@ -303,7 +304,10 @@ class GridhackCore:
             obs["chars"] = copy(self.char[win])
         if "colors" in keys:
             obs["colors"] = copy(self.color[win])
-        if "glyphs_crop" in keys:
+        if "glyphs_crop" in keys and self.num_envs == 1 and xp is np:  # a plain slice beats a gather here
+            y, x = int(self.ay[0]), int(self.ax[0])
+            obs["glyphs_crop"] = self.glyph[:, y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
+        elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
             obs["glyphs_crop"] = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
         if "blstats" in keys:
@@ -346,7 +350,6 @@ class GridhackCore:
 
         go = self._walkable[tc]
         msg = self._move_msg[tc]
-        bumped = self._move_cell[tc]
         if move is not None:
             go, msg = go & move, xp.where(move, msg, 0)
         if self.n_monsters:
@@ -360,11 +363,11 @@ class GridhackCore:
                 self.malive[...] = self.malive & ~(hits & kill[:, None])
                 kind = self.task.monster - 1
                 msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
-        opens = long(bumped) != tc
+        opens = self._bump_opens[tc]
         if move is not None:
             opens = opens & move
         if opens.any():
-            self.cells[b, ty, tx] = xp.where(opens, bumped, xp.astype(tc, xp.uint8))
+            self.cells[b, ty, tx] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
             if len(redraw_y) == 1:
                 redraw_y.append(ty)
                 redraw_x.append(tx)

@@ -123,7 +123,7 @@ def _distance(passable: np.ndarray, targets: np.ndarray) -> np.ndarray:
     key = np.packbits(passable).tobytes() + np.packbits(targets).tobytes()
     dist = _CACHE.get(key)
     if dist is None:
-        dist = bfs_distance(passable | targets, np.argwhere(targets))
+        dist = bfs_distance(passable | targets, np.argwhere(targets)).astype(np.int16)  # 3 kB an entry
         _CACHE[key] = dist
         if len(_CACHE) > 4096:
             _CACHE.popitem(last=False)

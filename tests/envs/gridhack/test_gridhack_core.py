@@ -144,3 +144,17 @@ def test_agent_is_drawn_where_blstats_says():
     assert (x, y) == (1, 1) and obs["glyphs"][0, y, x] == AGENT_GLYPH
     assert obs["glyphs"][0, 1, 2] == CELL_GLYPH[Cell.FLOOR]  # the cell left behind is redrawn
     assert obs["blstats"][0, BL_HP] == 12
+
+
+@pytest.mark.parametrize("B", [1, 3])  # B = 1 takes a slice, B > 1 a gather
+def test_crop_is_the_glyph_map_around_the_agent(B):
+    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B)
+    core.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        core.step(rng.integers(0, 8, B))
+        obs = core.observe()
+        padded = np.pad(obs["glyphs"], ((0, 0), (4, 4), (4, 4)), constant_values=CELL_GLYPH[Cell.STONE])
+        for i in range(B):
+            x, y = obs["blstats"][i, BL_X], obs["blstats"][i, BL_Y]
+            assert np.array_equal(obs["glyphs_crop"][i], padded[i, y : y + 9, x : x + 9])

@@ -20,7 +20,7 @@ import numpy as np
 from rewardlab.envs.gridhack.core import RAY_RANGE, _WALKABLE
 from rewardlab.envs.gridhack.levels import bfs_distance
 from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
-from rewardlab.envs.gridhack.tiles import (BL_HAS_KEY, BL_ITEM, BL_LEVITATING, BL_X, BL_Y, DIRS, GLYPH_CELL,
+from rewardlab.envs.gridhack.tiles import (BL_DEPTH, BL_HAS_KEY, BL_ITEM, BL_LEVITATING, BL_X, BL_Y, DIRS, GLYPH_CELL,
                                            MESSAGE_TABLE, MONSTER_GLYPH, Cell, Cmd, Item, Monster, Msg)
 
 __all__ = ["Plan", "plan", "subgoal_potential", "OraclePolicy", "STAGE_COST"]
@@ -111,7 +111,7 @@ def plan(task: TaskSpec, glyphs: np.ndarray, blstats: np.ndarray) -> Plan:
             spots[my, mx - k] = passable[my, mx - k]
         return Plan(spots, passable, 1, Cmd.ZAP, 1)  # direction 1 = east
     if task.kind == "stairs":
-        return Plan(goal, passable, task.depth - int(blstats[3]) - 1, Cmd.DOWN if goal[y, x] else None)
+        return Plan(goal, passable, task.depth - int(blstats[BL_DEPTH]) - 1, Cmd.DOWN if goal[y, x] else None)
     return Plan(goal, passable, 0)
 
 

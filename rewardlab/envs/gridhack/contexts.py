@@ -87,7 +87,9 @@ class LevelSource:
     @staticmethod
     def _padded(level: Level) -> LevelBatch:
         """One level padded, with its first dungeon level's terrain drawn (resets copy it, not redraw it)."""
-        cells = np.pad(level.cells, ((0, 0), (PAD, PAD), (PAD, PAD)), constant_values=Cell.STONE)
+        n, h, w = level.cells.shape
+        cells = np.full((n, h + 2 * PAD, w + 2 * PAD), Cell.STONE, dtype=np.uint8)  # np.pad costs 10x more
+        cells[:, PAD:-PAD, PAD:-PAD] = level.cells
         first = cells[0]
         return LevelBatch(cells, level.start + PAD, level.monsters + PAD, CELL_GLYPH[first], CELL_CHAR[first],
                           CELL_COLOR[first])

@@ -116,7 +116,7 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
     for _ in range(200):
         rooms: list[tuple[int, int, int, int]] = []
         doors: list[tuple[int, int]] = []
-        h, w = layout.integers(4, max_size + 1, size=2)
+        h, w = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
         rooms.append((int(layout.integers(0, H - h + 1)), int(layout.integers(0, W - w + 1)), int(h), int(w)))
         entry_side = -1
         while len(rooms) < n_rooms:
@@ -126,7 +126,7 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
                 side = int(layout.integers(4))  # 0 north, 1 east, 2 south, 3 west
                 if side == entry_side:
                     continue
-                nh, nw = (int(v) for v in layout.integers(4, max_size + 1, size=2))
+                nh, nw = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
                 if side in (0, 2):
                     dx = left + int(layout.integers(1, rw - 1))
                     dy = top if side == 0 else top + rh - 1

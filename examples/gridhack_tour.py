@@ -3,13 +3,14 @@
 For each task it resets three contexts, writes ``<task>-<context>.png`` and ``.txt`` into ``--out``,
 prints the first level's screen, then lets the oracle policy play that level and prints its last screen.
 
-    PYTHONPATH=. python examples/gridhack_tour.py [--out gridhack_tour] [--tasks KeyRoom-S10 ...]
+    PYTHONPATH=. python examples/gridhack_tour.py [--out DIR (default: $TMPDIR/gridhack_tour)] [--tasks ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("gridhack_tour"))
+    p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gridhack_tour")
     p.add_argument("--tasks", nargs="+", default=["KeyRoom-S10", "MultiRoom-N6-LavaMonsters", "Freeze-Horn"])
     p.add_argument("--levels", type=int, default=3)
     args = p.parse_args()

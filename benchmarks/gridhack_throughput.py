@@ -1,0 +1,119 @@
+"""Throughput of gridhack: single-env steps/s and batched env-steps/s (B = 256), on one core.
+
+Random actions; episodes that end are reset (single env: ``reset()``; batched: NEXT_STEP autoreset),
+so resets are included in the figures. Each configuration runs in ``--rounds`` interleaved rounds
+and the median is printed. Real MiniHack (the ``nethack`` extra) is measured beside it when installed.
+
+    PYTHONPATH=. python benchmarks/gridhack_throughput.py [--rounds 5] [--steps 4000] [--tasks ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
+import rewardlab  # noqa: E402,F401
+from rewardlab.envs.gridhack import env_id  # noqa: E402
+
+LEAN = ("glyphs_crop", "blstats", "message")
+# the nearest real MiniHack task (KeyRoom-S10 is not registered in minihack 1.0.2)
+MINIHACK_IDS = {"KeyRoom-S10": "MiniHack-KeyRoom-S15-v0", "Corridors-R5": "MiniHack-Corridor-R5-v0",
+                "Freeze-Horn": "MiniHack-Freeze-Horn-Restricted-v0", "MultiRoom-N6-Lava": "MiniHack-MultiRoom-N6-Lava-v0"}
+
+
+def single_sps(env: gym.Env, steps: int, seed: int) -> float:
+    actions = np.random.default_rng(seed).integers(0, env.action_space.n, steps)
+    env.reset(seed=seed)
+    t0 = time.perf_counter()
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def batched_sps(envs: gym.vector.VectorEnv, steps: int, seed: int) -> float:
+    n = max(steps // envs.num_envs, 20)
+    actions = np.random.default_rng(seed).integers(0, envs.single_action_space.n, (n, envs.num_envs))
+    envs.reset(seed=seed)
+    t0 = time.perf_counter()
+    for a in actions:
+        envs.step(a)
+    return n * envs.num_envs / (time.perf_counter() - t0)
+
+
+def reset_ms(env: gym.Env, n: int = 200) -> float:
+    t0 = time.perf_counter()
+    for i in range(n):
+        env.reset(seed=i)
+    return 1000 * (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=4000, help="steps per single-env round (batched: x64)")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--tasks", nargs="+", default=["KeyRoom-S10", "Corridors-R5", "Freeze-Horn", "MultiRoom-N6-Lava"])
+    args = p.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    try:
+        import minihack  # noqa: F401
+
+        have_minihack = True
+    except ImportError:
+        have_minihack = False
+
+    print(f"gridhack throughput, median of {args.rounds} interleaved rounds, random actions, resets included")
+    for task in args.tasks:
+        eid = env_id(task)
+        configs = {
+            "single gym.make": lambda s: single_sps(gym.make(eid), args.steps, s),
+            "single gym.make, 10 contexts": lambda s: single_sps(gym.make(eid, num_contexts=10), args.steps, s),
+            "single unwrapped, 10 contexts": lambda s: single_sps(
+                gym.make(eid, num_contexts=10).unwrapped, args.steps, s),
+            f"single gym.make, 10 contexts, keys {'+'.join(LEAN)}": lambda s: single_sps(
+                gym.make(eid, num_contexts=10, observation_keys=LEAN), args.steps, s),
+            f"batched B={args.batch}": lambda s: batched_sps(
+                gym.make_vec(eid, num_envs=args.batch, vectorization_mode="vector_entry_point"), args.steps * 64, s),
+            f"batched B={args.batch}, 10 contexts": lambda s: batched_sps(
+                gym.make_vec(eid, num_envs=args.batch, vectorization_mode="vector_entry_point", num_contexts=10),
+                args.steps * 64, s),
+            f"batched B={args.batch}, 10 contexts, keys {'+'.join(LEAN)}": lambda s: batched_sps(
+                gym.make_vec(eid, num_envs=args.batch, vectorization_mode="vector_entry_point", num_contexts=10,
+                             observation_keys=LEAN), args.steps * 64, s),
+        }
+        if have_minihack and task in MINIHACK_IDS:
+            try:
+                gym.make(MINIHACK_IDS[task]).close()
+                configs[f"real MiniHack {MINIHACK_IDS[task]}"] = lambda s: single_sps(
+                    gym.make(MINIHACK_IDS[task]), args.steps // 4, s)
+            except Exception as e:  # e.g. MiniGrid-based ids without minigrid installed
+                print(f"real MiniHack {MINIHACK_IDS[task]}: cannot be made ({type(e).__name__}: {e})")
+        results: dict[str, list[float]] = {k: [] for k in configs}
+        for r in range(args.rounds):
+            for name, fn in configs.items():
+                results[name].append(fn(r))
+        print(f"\n{task}  (fresh-level reset: {reset_ms(gym.make(eid)):.3f} ms)")
+        base = statistics.median(results["single gym.make, 10 contexts"])
+        for name, vals in results.items():
+            med = statistics.median(vals)
+            print(f"  {name:58s} {med:>12,.0f} steps/s   x{med / base:6.1f} vs single gym.make (10 contexts)")
+    if not have_minihack:
+        print("\nreal MiniHack: not installed (pip install 'rewardlab[nethack]'); not measured")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,555 @@
+"""The batched gridhack core: B dungeons stepped at once, written against the array API.
+
+One :class:`GridhackCore` holds the state of ``B`` episodes as arrays with leading dimension ``B``
+(numpy for the Gymnasium fronts, torch on any device for on-device training) and steps them with
+vectorised array operations only; Python loops run over monster slots and ray lengths (at most 8),
+never over environments. Randomness inside an episode (kicks, monster moves and bites) comes from
+a counter-based integer hash of a per-episode key, so numpy and torch give identical trajectories.
+
+The display (glyphs, chars, colours with the agent and monsters drawn in) is kept up to date
+incrementally: a step rewrites only the cells it may have changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewardlab.envs.gridhack import tiles
+from rewardlab.envs.gridhack.contexts import LevelSource
+from rewardlab.envs.gridhack.tasks import TaskSpec
+from rewardlab.envs.gridhack.tiles import CROP, PAD, Cell, Cmd, Item, Monster, Msg
+from rewardlab.errors import InvalidParameter
+
+__all__ = ["GridhackCore", "OBSERVATION_KEYS", "HP_MAX"]
+
+OBSERVATION_KEYS = ("glyphs", "chars", "colors", "glyphs_crop", "blstats", "message")
+HP_MAX = 12
+RAY_RANGE = 8  # cells a bolt of cold or a death ray travels
+_MASK32 = 0xFFFFFFFF
+
+# Per-cell rule tables (index: cell type)
+_WALKABLE = np.zeros(Cell.COUNT, dtype=bool)
+_WALKABLE[[Cell.FLOOR, Cell.CORRIDOR, Cell.DOORWAY, Cell.DOOR_OPEN, Cell.LAVA, Cell.ICE, Cell.STAIRS_DOWN,
+           Cell.STAIRS_UP, Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = True
+_MONSTER_WALKABLE = _WALKABLE.copy()
+_MONSTER_WALKABLE[[Cell.LAVA, Cell.STAIRS_DOWN]] = False
+_BLOCKS_RAY = ~_WALKABLE
+_OBJECT = np.full(Cell.COUNT, -1, dtype=np.int64)  # cell -> 0 key, else the Item code
+_OBJECT[[Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = range(6)
+_SEE_MSG = np.zeros(Cell.COUNT, dtype=np.int64)  # message when stepping onto a cell
+_SEE_MSG[[Cell.KEY, Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH]] = range(1, 7)
+_SEE_MSG[Cell.STAIRS_DOWN] = Msg.STAIRS
+_IS_DOOR = np.zeros(Cell.COUNT, dtype=bool)
+_IS_DOOR[[Cell.DOOR_CLOSED, Cell.DOOR_LOCKED]] = True
+_MOVE_MSG = np.zeros(Cell.COUNT, dtype=np.int64)  # message of bumping into a cell
+_MOVE_MSG[Cell.DOOR_CLOSED], _MOVE_MSG[Cell.DOOR_LOCKED] = Msg.DOOR_OPENS, Msg.LOCKED
+_MOVE_CELL = np.arange(Cell.COUNT, dtype=np.uint8)  # what a cell becomes when bumped: doors open
+_MOVE_CELL[Cell.DOOR_CLOSED] = Cell.DOOR_OPEN
+_IS_LAVA = np.arange(Cell.COUNT) == Cell.LAVA
+_IS_GOAL = np.arange(Cell.COUNT) == Cell.STAIRS_DOWN
+_IS_SOLID = np.zeros(Cell.COUNT, dtype=bool)
+_IS_SOLID[[Cell.STONE, Cell.WALL_H, Cell.WALL_V]] = True
+
+# monster kind -> does it wander?; damage range of a bite (a bite lands with probability 1/2)
+_MON_MOVES = {Monster.JACKAL: True, Monster.MINOTAUR: False}
+_MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+def _np_copy(x: Any) -> Any:
+    return x.copy()
+
+
+def _torch_long(x: Any) -> Any:  # torch indexes with int64 (a uint8 index would be a mask)
+    return x.long()
+
+
+def _torch_copy(x: Any) -> Any:
+    return x.clone()
+
+
+class GridhackCore:
+    """State and dynamics of ``num_envs`` gridhack episodes of one task.
+
+    Args:
+        task: the :class:`TaskSpec` to play.
+        num_envs: B, the number of episodes stepped together.
+        backend: ``"numpy"`` or ``"torch"``.
+        device: torch device for the torch backend.
+        observation_keys: which of :data:`OBSERVATION_KEYS` to build.
+        max_episode_steps: truncate episodes at this length (None: never).
+        penalty_step: reward added on every step (MiniHack uses -0.01).
+        num_contexts, context_seed_offset, structure: see :class:`LevelSource`.
+        action_set: ``"restricted"`` (the task's actions) or ``"full"`` (all 15 commands).
+
+    Example:
+        >>> import numpy as np
+        >>> from rewardlab.envs.gridhack.tasks import TASKS
+        >>> core = GridhackCore(TASKS["Corridors-R5"], 4)
+        >>> core.reset_rows(np.ones(4, dtype=bool), np.random.default_rng(0))
+        >>> obs = core.observe()
+        >>> obs["glyphs"].shape, obs["blstats"].shape
+        ((4, 21, 79), (4, 8))
+        >>> reward, terminated, truncated = core.step(np.array([0, 1, 2, 3]))
+        >>> reward.tolist(), core.observe()["blstats"][:, 7].tolist()
+        ([0.0, 0.0, 0.0, 0.0], [1, 1, 1, 1])
+    """
+
+    def __init__(self, task: TaskSpec, num_envs: int, *, backend: str = "numpy", device: Any = None,
+                 observation_keys: tuple[str, ...] = OBSERVATION_KEYS, max_episode_steps: int | None = None,
+                 penalty_step: float = 0.0, num_contexts: int | None = None, context_seed_offset: int = 0,
+                 structure: str = "all", action_set: str = "restricted"):
+        # B sizes every state array; zero or a non-int has no meaning.
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise InvalidParameter(f"`num_envs` must be a positive int. Received {num_envs!r}")
+        unknown = [k for k in observation_keys if k not in OBSERVATION_KEYS]
+        if unknown or not observation_keys:
+            raise InvalidParameter(f"`observation_keys` must be a non-empty subset of {OBSERVATION_KEYS}. "
+                                   f"Received {tuple(observation_keys)!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+            raise InvalidParameter(f"`max_episode_steps` must be a positive int or None. Received {max_episode_steps!r}")
+        if not isinstance(penalty_step, (int, float)) or not np.isfinite(penalty_step):
+            raise InvalidParameter(f"`penalty_step` must be a finite number. Received {penalty_step!r}")
+        if action_set not in ("restricted", "full"):
+            raise InvalidParameter(f"`action_set` must be 'restricted' or 'full'. Received {action_set!r}")
+        if backend not in ("numpy", "torch"):
+            raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
+        self.backend = backend
+        self._bind_namespace()
+        self.task, self.num_envs, self.device = task, int(num_envs), device
+        self.observation_keys = tuple(observation_keys)
+        self.max_episode_steps = max_episode_steps
+        self.penalty_step = float(penalty_step)
+        self.source = LevelSource(task, num_contexts, context_seed_offset, structure)
+        self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
+        self.n_monsters = self.source.n_monsters
+        self._mon_moves = _MON_MOVES.get(task.monster, False)
+        self._draw_chars = "chars" in self.observation_keys
+        self._draw_colors = "colors" in self.observation_keys
+
+        xp, B = self.xp, self.num_envs
+        a = self._a
+        i64 = xp.int64
+        self._act = a(np.array(self.actions, dtype=np.int64))
+        self._dy, self._dx = a(tiles.DIRS[:, 0].copy()), a(tiles.DIRS[:, 1].copy())
+        self._dxy = a(tiles.DIRS[:, ::-1].T.copy())  # (2, 8): dx, dy of each compass command
+        self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
+        self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
+        self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
+        self._cell_glyph, self._cell_char, self._cell_color = a(tiles.CELL_GLYPH), a(tiles.CELL_CHAR), a(tiles.CELL_COLOR)
+        self._move_msg, self._move_cell = a(_MOVE_MSG), a(_MOVE_CELL)
+        self._bump_opens = a(_MOVE_CELL != np.arange(Cell.COUNT))
+        self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)
+        self._msg_table = a(tiles.MESSAGE_TABLE)
+        self._b = xp.arange(B, dtype=i64, device=device)
+
+        hp_, wp_ = tiles.H + 2 * PAD, tiles.W + 2 * PAD
+        z = lambda *shape, dtype=i64: xp.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+        self.cells = z(B, hp_, wp_, dtype=xp.uint8)
+        self.glyph = z(B, hp_, wp_, dtype=xp.int16)
+        self.char = z(B, hp_, wp_, dtype=xp.uint8)
+        self.color = z(B, hp_, wp_, dtype=xp.uint8)
+        L = self.source.depth_levels
+        self.stack = z(B, L, hp_, wp_, dtype=xp.uint8) if task.multilevel else None
+        self.stack_start = z(B, L, 2)
+        # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
+        # named attributes are views that the step updates in place
+        self.stats = z(tiles.BLSTATS_LEN, B)
+        self._bind_views()
+        self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
+        self.pending, self.msg, self.key = z(B), z(B), z(B)
+        self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
+        self.malive = z(B, self.n_monsters, dtype=xp.bool)
+        self.success = z(B, dtype=xp.bool)
+        self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
+        self._b2 = xp.concat([self._b, self._b])
+        self._specials = any(c >= 8 for c in self.actions)
+        # the lava check is skipped for tasks whose levels have none
+        self._lava = self.source.has_lava
+        self._wp = wp_
+        off = np.arange(CROP) - CROP // 2
+        crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
+        self._crop_flat = a(crop[None, :].copy())
+        self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
+        layers = [(self.glyph, 0), *([(self.char, 1)] if self._draw_chars else []),
+                  *([(self.color, 2)] if self._draw_colors else [])]
+        agent = (tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR)
+        self._agent_layers = [(layer, agent[i]) for layer, i in layers]
+        mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
+        mon = (mon[0], ord(mon[1]), mon[2])
+        self._monster_layers = [(layer, mon[i]) for layer, i in layers]
+
+    def _bind_namespace(self) -> None:
+        """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
+        if self.backend == "numpy":
+            self.xp, self._long, self._copy = np, _same, _np_copy
+        else:
+            import array_api_compat
+            import torch
+
+            self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
+
+    def _bind_views(self) -> None:
+        (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
+         self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+
+    _UNPICKLED = ("xp", "_long", "_copy", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # modules do not pickle, and views of `stats` would come back as copies
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_namespace()
+        self._bind_views()
+
+    def _a(self, x: np.ndarray) -> Any:
+        return self.xp.asarray(x, device=self.device) if self.xp is not np else x
+
+    # --- reset ----------------------------------------------------------------------------------
+    def reset_rows(self, mask: np.ndarray, rng: np.random.Generator) -> None:
+        """Start new episodes in the sub-envs where `mask` (host bool array (B,)) is True."""
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            self._load(rows, rng)
+
+    def _load(self, rows_np: np.ndarray, rng: np.random.Generator) -> None:
+        n = rows_np.size
+        ids = self.source.sample(rng, n)
+        keys = rng.integers(0, 2**31, size=n, dtype=np.int64)
+        lv = self.source.levels(ids)
+        cells, start, mons = lv.cells, lv.start, lv.monsters
+        self.context_id[rows_np] = ids
+        rows = self._a(rows_np)
+        self.cells[rows] = self._a(cells[:, 0])
+        self.glyph[rows] = self._a(lv.glyph)
+        if self._draw_chars:
+            self.char[rows] = self._a(lv.char)
+        if self._draw_colors:
+            self.color[rows] = self._a(lv.color)
+        if self.stack is not None:
+            self.stack[rows] = self._a(cells)
+        self.stack_start[rows] = self._a(start)
+        start0 = self._a(start[:, 0])
+        self.ay[rows], self.ax[rows] = start0[:, 0], start0[:, 1]
+        self.hp[rows] = HP_MAX
+        self.depth[rows] = 1
+        for s in (self.has_key, self.item, self.lev, self.time, self.pending, self.msg):
+            s[rows] = 0
+        self.success[rows] = False
+        self.key[rows] = self._a(keys)
+        if self.n_monsters:
+            m = self._a(mons)
+            self.my[rows], self.mx[rows] = m[..., 0], m[..., 1]
+            self.malive[rows] = True
+        self._draw_actors(rows)
+
+    def _redraw_rows(self, rows: Any) -> None:
+        """Redraw the whole display of some sub-envs (after a reset or a descent)."""
+        c = self._long(self.cells[rows])
+        self.glyph[rows] = self._cell_glyph[c]
+        if self._draw_chars:
+            self.char[rows] = self._cell_char[c]
+        if self._draw_colors:
+            self.color[rows] = self._cell_color[c]
+        self._draw_actors(rows)
+
+    def _redraw_cells(self, ys: list[Any], xs: list[Any]) -> None:
+        """Redraw the display at cells (ys[k][i], xs[k][i]) of every sub-env i, then the actors."""
+        xp = self.xp
+        if len(ys) == 1:
+            b, y, x = self._b, ys[0], xs[0]
+        else:
+            b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
+            y, x = xp.concat(ys), xp.concat(xs)
+        self._redraw_at(b, y, x)
+        self._draw_actors(self._b)
+
+    def _redraw_at(self, b: Any, y: Any, x: Any) -> None:
+        """Redraw the terrain at cells (b, y, x) (flat index arrays; repeats are fine)."""
+        c = self._long(self.cells[b, y, x])
+        self.glyph[b, y, x] = self._cell_glyph[c]
+        if self._draw_chars:
+            self.char[b, y, x] = self._cell_char[c]
+        if self._draw_colors:
+            self.color[b, y, x] = self._cell_color[c]
+
+    def _draw_actors(self, rows: Any) -> None:
+        """Draw live monsters, then the agent, over the display of sub-envs `rows`."""
+        xp = self.xp
+        every = rows is self._b
+        for m in range(self.n_monsters):
+            alive, y, x = self.malive[rows, m], self.my[rows, m], self.mx[rows, m]
+            for layer, value in self._monster_layers:
+                layer[rows, y, x] = xp.where(alive, value, layer[rows, y, x])
+        ay, ax = (self.ay, self.ax) if every else (self.ay[rows], self.ax[rows])
+        for layer, value in self._agent_layers:
+            layer[rows, ay, ax] = value
+
+    # --- observation ----------------------------------------------------------------------------
+    def observe(self) -> dict[str, Any]:
+        """Fresh copies of the observation arrays (never views of the state)."""
+        xp, keys, obs = self.xp, self.observation_keys, {}
+        win = (slice(None), slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+        copy = self._copy
+        if "glyphs" in keys:
+            obs["glyphs"] = copy(self.glyph[win])
+        if "chars" in keys:
+            obs["chars"] = copy(self.char[win])
+        if "colors" in keys:
+            obs["colors"] = copy(self.color[win])
+        if "glyphs_crop" in keys and self.num_envs == 1 and xp is np:  # a plain slice beats a gather here
+            y, x = int(self.ay[0]), int(self.ax[0])
+            obs["glyphs_crop"] = self.glyph[:, y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
+        elif "glyphs_crop" in keys:
+            idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
+            obs["glyphs_crop"] = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+        if "blstats" in keys:
+            obs["blstats"] = self.stats.T - self._bl_offset
+        if "message" in keys:
+            obs["message"] = self._msg_table[self.msg]
+        return obs
+
+    # --- step -----------------------------------------------------------------------------------
+    def _rand(self, salt: int) -> Any:
+        """A 32-bit hash of (episode key, time, salt) per sub-env; identical on every backend."""
+        x = (self.key * 0x2C1B3C6D + self.time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+        x = x ^ (x >> 15)
+        x = (x * 0x2C1B3C6D) & _MASK32
+        x = x ^ (x >> 12)
+        x = (x * 0x297A2D39) & _MASK32
+        return x ^ (x >> 15)
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any]:
+        """Advance all B sub-envs by one action index each; returns (reward, terminated, truncated), and
+        leaves ``success`` (B,) set. Read observations with :meth:`observe`.
+
+        Sub-envs whose episode ended keep stepping on stale state until a front resets them.
+        """
+        xp, b, long = self.xp, self._b, self._long
+        cmd = self._act[actions]
+        # Fast path when every sub-env moves: skip the command machinery (a host check per step).
+        slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
+        move = ((cmd < 8) & (self.pending == 0)) if slow else None
+        d = cmd & 7 if slow else cmd
+        old = self._copy(self.stats[:2])  # rows BL_X, BL_Y
+        target = old + self._dxy[:, d]
+        (ox, oy), (tx, ty) = old, target
+        tc = long(self.cells[b, ty, tx])
+        # cells to redraw: the agent's old cell always, the target cell only where it may change
+        redraw_y, redraw_x = [oy], [ox]
+        if slow or self.n_monsters:
+            redraw_y.append(ty)
+            redraw_x.append(tx)
+
+        go = self._walkable[tc]
+        msg = self._move_msg[tc]
+        if move is not None:
+            go, msg = go & move, xp.where(move, msg, 0)
+        if self.n_monsters:
+            hits = self.malive & (self.my == ty[:, None]) & (self.mx == tx[:, None])
+            melee = xp.any(hits, axis=1)
+            go = go & ~melee
+            if move is not None:
+                melee = melee & move
+            if melee.any():
+                kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
+                self.malive[...] = self.malive & ~(hits & kill[:, None])
+                kind = self.task.monster - 1
+                msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
+        opens = self._bump_opens[tc]
+        if move is not None:
+            opens = opens & move
+        if opens.any():
+            self.cells[b, ty, tx] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
+            if len(redraw_y) == 1:
+                redraw_y.append(ty)
+                redraw_x.append(tx)
+        self.stats[:2] = xp.where(go, target, old)
+
+        if slow:
+            msg = self._commands(cmd, move, ty, tx, tc, msg, redraw_y, redraw_x)
+        uc = long(self.cells[b, self.ay, self.ax])
+        msg = xp.where(go, self._see_msg[uc], msg)
+        dead = None
+        if self._lava:
+            dead = self._is_lava[uc] & (self.lev == 0)
+            msg = xp.where(dead, Msg.LAVA_DEATH, msg)
+        if self.n_monsters:
+            dead = xp.zeros_like(go) if dead is None else dead
+            msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
+            slain = (self.hp <= 0) & ~dead
+            msg = xp.where(slain, Msg.DIE, msg)
+            dead = dead | slain
+        if self.task.multilevel:
+            success, msg = self._descend(cmd, move, msg)
+        else:
+            success = self._is_goal[uc]
+            if dead is not None:
+                success = success & ~dead
+        self.msg = msg
+        self.time += 1
+        terminated = success if dead is None else success | dead
+        if self.max_episode_steps is not None:
+            truncated = (self.time >= self.max_episode_steps) & ~terminated
+        else:
+            truncated = xp.zeros(self.num_envs, dtype=xp.bool, device=self.device)
+        reward = xp.astype(success, xp.float64)
+        if self.penalty_step:
+            reward = reward + self.penalty_step
+        self._redraw_cells(redraw_y, redraw_x)
+        self.success = success
+        return reward, terminated, truncated
+
+    def _commands(self, cmd: Any, move: Any, ty: Any, tx: Any, tc: Any, msg: Any,
+                  redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+        """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
+
+        Each block runs only when some sub-env issued its command (one host check per block).
+        """
+        xp, b = self.xp, self._b
+        pend = self.pending
+        waiting = pend > 0
+        is_dir = cmd < 8
+        special = ~is_dir & ~waiting
+        resolve = is_dir & waiting
+        cancel = ~is_dir & waiting  # a non-direction key while a direction is asked for cancels the command
+        msg = xp.where(cancel, Msg.NEVER_MIND, msg)
+        new_pend = xp.where(waiting, 0, pend)
+        item, lev, has_key = self.item, self.lev, self.has_key
+
+        pick = special & (cmd == Cmd.PICKUP)
+        if pick.any():
+            uc = self._long(self.cells[b, self.ay, self.ax])
+            obj = self._object[uc]
+            took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
+            has_key[...] = xp.where(took & (obj == 0), 1, has_key)
+            item[...] = xp.where(took & (obj > 0), obj, item)
+            self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
+            msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
+
+        quaff = special & (cmd == Cmd.QUAFF)
+        wear = special & (cmd == Cmd.WEAR)
+        if (quaff | wear).any():
+            drink = quaff & (item == Item.POTION)
+            don = wear & (item == Item.BOOTS) & (lev == 0)
+            lev[...] = xp.where(drink | don, 1, lev)
+            item[...] = xp.where(drink, Item.NONE, item)
+            msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
+            msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
+
+        apply = special & (cmd == Cmd.APPLY)
+        zap = special & (cmd == Cmd.ZAP)
+        kick = special & (cmd == Cmd.KICK)
+        if (apply | zap | kick).any():
+            can_apply = apply & ((item == Item.HORN) | (has_key > 0))
+            can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
+            new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
+            msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
+            msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
+            msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
+
+        if resolve.any():  # the direction given to an earlier apply (1), zap (2) or kick (3)
+            cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
+            death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
+            unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
+            kicked = resolve & (pend == 3)
+            door = self._is_door[tc]
+            opened = unlock & (tc == Cell.DOOR_LOCKED)
+            crash = kicked & door & ((self._rand(2) % 3) == 0)
+            if (opened | crash).any():
+                self.cells[b, ty, tx] = xp.astype(
+                    xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
+            msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
+            msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
+                                            xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
+            if (cold | death).any():
+                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg)
+        self.pending = new_pend
+        return msg
+
+    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any) -> Any:
+        """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.
+
+        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells.
+        """
+        xp, long = self.xp, self._long
+        rows = xp.nonzero(cold | death)[0]
+        cold_r, death_r = cold[rows], death[rows]
+        ay, ax, dy, dx = self.ay[rows], self.ax[rows], dy[rows], dx[rows]
+        live = cold_r | death_r
+        froze, killed = xp.zeros_like(live), xp.zeros_like(live)
+        ys, xs = [], []
+        for k in range(1, RAY_RANGE + 1):
+            y, x = ay + dy * k, ax + dx * k
+            c = long(self.cells[rows, y, x])
+            live = live & ~self._blocks_ray[c]
+            freeze = live & cold_r & (c == Cell.LAVA)
+            froze = froze | freeze
+            self.cells[rows, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+            if self.n_monsters:
+                hit = (live & death_r)[:, None] & self.malive[rows] & (self.my[rows] == y[:, None]) & (self.mx[rows] == x[:, None])
+                killed = killed | xp.any(hit, axis=1)
+                self.malive[rows] = self.malive[rows] & ~hit
+            ys.append(y)
+            xs.append(x)
+        self._redraw_at(xp.concat([rows] * RAY_RANGE), xp.concat(ys), xp.concat(xs))
+        froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
+        froze_all[rows], killed_all[rows] = froze, killed
+        msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
+        kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
+        return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
+
+    def _monsters_act(self, dead: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction."""
+        xp, b = self.xp, self._b
+        kind = self.task.monster
+        lo, hi = _MON_DAMAGE[kind]
+        for m in range(self.n_monsters):
+            alive = self.malive[:, m] & ~dead
+            my, mx = xp.asarray(self.my[:, m], copy=True), xp.asarray(self.mx[:, m], copy=True)
+            adj = alive & (xp.abs(my - self.ay) <= 1) & (xp.abs(mx - self.ax) <= 1)
+            r = self._rand(10 + m)
+            bite = adj & ((r & 1) == 0)
+            hp = self.hp - xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+            self.hp[...] = xp.where(hp < 0, 0, hp)
+            msg = xp.where(bite, Msg.BITE + kind - 1, msg)
+            if not self._mon_moves:
+                continue
+            d = (r >> 8) & 7
+            ny, nx = my + self._dy[d], mx + self._dx[d]
+            ok = alive & ~adj & self._mon_walkable[self._long(self.cells[b, ny, nx])]
+            ok = ok & ~((ny == self.ay) & (nx == self.ax))
+            others = self.malive & (self.my == ny[:, None]) & (self.mx == nx[:, None])
+            ok = ok & ~xp.any(others, axis=1)
+            self.my[:, m] = xp.where(ok, ny, my)
+            self.mx[:, m] = xp.where(ok, nx, mx)
+            redraw_y += [my, ny]
+            redraw_x += [mx, nx]
+        return msg
+
+    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any]:
+        """The `>` command on stairs down: load the next dungeon level, or succeed on the last."""
+        xp, b = self.xp, self._b
+        if move is None:  # everyone moved
+            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg
+        down = (cmd == Cmd.DOWN) & (self.pending == 0)
+        on = down & (self._long(self.cells[b, self.ay, self.ax]) == Cell.STAIRS_DOWN)
+        self.depth[...] = xp.where(on, self.depth + 1, self.depth)
+        success = on & (self.depth >= self.task.depth)
+        nxt = on & ~success
+        msg = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
+        if nxt.any():
+            rows = xp.nonzero(nxt)[0]
+            lvl = self.depth[rows] - 1
+            self.cells[rows] = self.stack[rows, lvl]
+            start = self.stack_start[rows, lvl]
+            self.ay[rows], self.ax[rows] = start[:, 0], start[:, 1]
+            self._redraw_rows(rows)
+        return success, msg

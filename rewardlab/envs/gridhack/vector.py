@@ -1,0 +1,101 @@
+"""The batched Gymnasium front of gridhack: B dungeons in one :class:`GridhackCore`. Single-env twin: :class:`GridhackEnv`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from rewardlab.envs.gridhack import spaces
+from rewardlab.envs.gridhack.core import OBSERVATION_KEYS, GridhackCore
+from rewardlab.envs.gridhack.env import RENDER_MODES, check_render_mode, render_row, task_spec
+from rewardlab.errors import InvalidParameter
+
+__all__ = ["GridhackVectorEnv"]
+
+
+class GridhackVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` gridhack dungeons stepped at once by vectorised array code (NEXT_STEP autoreset).
+
+    Same arguments, observations, rewards and success as :class:`GridhackEnv`, batched over a
+    leading dimension; ``info`` holds ``context_id`` and ``is_success`` arrays with Gymnasium's
+    ``_key`` masks. On the step after a sub-env's episode ends, its action is ignored and it
+    starts a new episode (reward 0, not done), as Gymnasium's NEXT_STEP autoreset prescribes.
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration) truncates in the core.
+
+    Example:
+        >>> import gymnasium as gym, numpy as np, rewardlab
+        >>> envs = gym.make_vec("rewardlab/Gridhack-MultiRoom-N6-Lava-v0", num_envs=3,
+        ...                     vectorization_mode="vector_entry_point", num_contexts=2)
+        >>> obs, info = envs.reset(seed=0)
+        >>> obs["glyphs"].shape, info["context_id"].tolist()
+        ((3, 21, 79), [1, 1, 1])
+        >>> obs, rewards, terminated, truncated, info = envs.step(np.zeros(3, dtype=np.int64))
+        >>> rewards.tolist(), envs.metadata["autoreset_mode"].value
+        ([0.0, 0.0, 0.0], 'NextStep')
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, task: str, num_envs: int = 1, *, max_episode_steps: int | None = None,
+                 num_contexts: int | None = None, context_seed_offset: int = 0, structure: str = "all",
+                 observation_keys: tuple[str, ...] = OBSERVATION_KEYS, penalty_step: float = 0.0,
+                 action_set: str = "restricted", render_mode: str | None = None):
+        spec = task_spec(task)
+        self.render_mode = check_render_mode(render_mode)
+        self.core = GridhackCore(spec, num_envs, observation_keys=tuple(observation_keys),
+                                 max_episode_steps=max_episode_steps, penalty_step=penalty_step,
+                                 num_contexts=num_contexts, context_seed_offset=context_seed_offset,
+                                 structure=structure, action_set=action_set)
+        self.task, self.num_envs, self.actions = spec, int(num_envs), self.core.actions
+        self.single_observation_space = spaces.observation_space(self.core.observation_keys, spec.depth)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.single_action_space = spaces.action_space(len(self.actions))
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._n_actions = len(self.actions)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._all = np.ones(self.num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if seed is not None:
+            if not isinstance(seed, (int, np.integer)):
+                raise InvalidParameter(f"`seed` must be an int or None (one generator serves all sub-envs). "
+                                       f"Received {seed!r}")
+            self._np_random, self._np_random_seed = seeding.np_random(int(seed))
+        self.core.reset_rows(self._all, self.np_random)
+        self._autoreset[:] = False
+        success = np.zeros(self.num_envs, dtype=bool)
+        return self.core.observe(), self._info(success, with_success=False)
+
+    def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        actions = np.asarray(actions)
+        # A wrong shape or an out-of-range index would be silently broadcast or wrapped by the lookups.
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) \
+                or (actions < 0).any() or (actions >= self._n_actions).any():
+            raise InvalidParameter(f"`actions` must be {self.num_envs} ints in [0, {self._n_actions}). "
+                                   f"Received {actions!r}")
+        reward, terminated, truncated = self.core.step(actions)
+        success = self.core.success
+        if self._autoreset.any():
+            self.core.reset_rows(self._autoreset, self.np_random)
+            keep = ~self._autoreset
+            reward, terminated, truncated, success = reward * keep, terminated & keep, truncated & keep, success & keep
+        self._autoreset = terminated | truncated
+        return self.core.observe(), reward, terminated, truncated, self._info(success)
+
+    def _info(self, success: np.ndarray, with_success: bool = True) -> dict[str, Any]:
+        info = {"context_id": self.core.context_id.copy(), "_context_id": self._all.copy()}
+        if with_success:
+            info["is_success"], info["_is_success"] = np.asarray(success, dtype=bool), self._all.copy()
+        return info
+
+    def render(self) -> tuple[Any, ...] | None:
+        if self.render_mode is None:
+            gym.logger.warn("Calling render() without a render_mode; pass render_mode='ansi' or 'rgb_array'.")
+            return None
+        return tuple(render_row(self.core, i, self.render_mode) for i in range(self.num_envs))

@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 quickstart: setup
-	$(PY) examples/shaping_basics.py
+	$(VENV)/bin/rewardlab ablate examples/quickstart.yaml
 
 test: setup
 	$(PY) -m pytest -q

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+
 from rewardlab.envs.control.base import ControlTask
 from rewardlab.shaping.potentials import mountain_car_energy, mountain_car_height
 
@@ -14,6 +16,20 @@ __all__ = ["SparseMountainCar", "SparseMountainCarContinuous", "MOUNTAIN_CAR_POT
 
 #: Named potentials of both MountainCar tasks (observations are the base env's ``[x, v]``).
 MOUNTAIN_CAR_POTENTIALS = {"energy": mountain_car_energy, "height": mountain_car_height}
+
+
+def mountain_car_cell(obs: Any, bins: int = 20) -> Any:
+    """MountainCar's (x, v) discretised into a ``bins x bins`` grid: a count key for exploration bonuses.
+
+    In configs: ``{type: EpisodicCount, key: "rewardlab.envs.control.classic:mountain_car_cell"}``.
+
+    Example:
+        >>> mountain_car_cell(np.array([[-1.2, -0.07], [0.6, 0.07], [-0.5, 0.0]])).tolist()
+        [[0, 0], [19, 19], [7, 10]]
+    """
+    x = np.clip(((obs[:, 0] + 1.2) / 1.8 * bins).astype(np.int64), 0, bins - 1)
+    v = np.clip(((obs[:, 1] + 0.07) / 0.14 * bins).astype(np.int64), 0, bins - 1)
+    return np.stack([x, v], axis=1)
 
 
 class SparseMountainCar(ControlTask):

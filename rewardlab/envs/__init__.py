@@ -25,11 +25,16 @@ def list_ids() -> list[str]:
 
 
 def describe(env_id: str) -> str:
-    """A one-line description of a registered env: its entry point's docstring summary and registered kwargs."""
+    """A one-line description of a registered env: its entry point's docstring summary and registered kwargs.
+
+    An entry point whose ids differ only by kwargs may define ``describe(**kwargs) -> str`` to say more.
+    """
     spec = gym.spec(env_id)
     entry = spec.entry_point
     if isinstance(entry, str):
         entry = gym.envs.registration.load_env_creator(entry)
+    if callable(getattr(entry, "describe", None)):
+        return entry.describe(**spec.kwargs)
     doc = (getattr(entry, "__doc__", None) or "").strip()
     summary = doc.splitlines()[0] if doc else ""
     # Ids that share one class differ by their registered kwargs (e.g. reward="dense"); show them.

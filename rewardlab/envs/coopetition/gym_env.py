@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from rewardlab.envs.coopetition.equilibria import stage_equilibrium
 from rewardlab.envs.coopetition.parallel import CoopetitionParallelEnv
-from rewardlab.envs.coopetition.params import build_params
+from rewardlab.envs.coopetition.params import build_params, env_summary
 from rewardlab.errors import InvalidParameter
 
 __all__ = ["CoopetitionEnv", "Policy", "resolve_control"]
@@ -87,6 +87,11 @@ class CoopetitionEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+
+    @staticmethod
+    def describe(name: str, **kwargs: Any) -> str:
+        """One line for `rewardlab envs`: the game's own summary."""
+        return f"Coopetition {name}: {env_summary(name)}"
 
     def __init__(self, name: str, control: Any = "joint", aggregate: str | None = None,
                  policies: Any = None, render_mode: str | None = None, **kwargs: Any):

@@ -117,6 +117,11 @@ class GridhackEnv(gym.Env[dict, np.int64]):
         self._action = np.zeros(1, dtype=np.int64)
         self._all = np.ones(1, dtype=bool)
 
+    @staticmethod
+    def describe(task: str, **kwargs: Any) -> str:
+        """One line for `rewardlab envs`: the task's own summary."""
+        return f"Gridhack {task}: {TASKS[task].doc}"
+
     def _obs(self) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in self.core.observe().items()}
 

@@ -22,8 +22,8 @@ import numpy as np
 from pettingzoo.utils.env import ParallelEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from rewardlab.baselines.sb3 import TrainResult, algorithm_class, algorithm_gamma, check_action_space, check_reward_for_learner
-from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation, success_of, observation_normalizer
+from rewardlab.baselines.sb3 import TrainResult, algorithm_class, learn_and_evaluate, algorithm_gamma, check_action_space, check_reward_for_learner
+from rewardlab.baselines.sb3_callbacks import observation_normalizer, success_of
 from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping.terms import Term, from_config
 from rewardlab.wrappers.parallel import ParallelRewardShaping
@@ -232,13 +232,4 @@ def train_parallel(
         model = cls(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
-    logger = EpisodeLogger()
-    eval_env = env_fn()
-    evaluation = TaskEvaluation(eval_env, eval_every or max(1, total_steps // 10), eval_episodes, 10_000 + seed, evaluate_parallel)
-    callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
-    start = time.perf_counter()
-    model.learn(total_steps, callback=callbacks)
-    wall = time.perf_counter() - start
-    venv.close()
-    eval_env.close()
-    return TrainResult(model, evaluation.curve, logger.episodes, logger.term_totals, logger.term_abs_totals, int(model.num_timesteps), wall)
+    return learn_and_evaluate(model, venv, env_fn(), total_steps, eval_every, eval_episodes, seed, progress, evaluate_parallel)

@@ -272,8 +272,24 @@ def train(
         model = cls(policy, venv, seed=seed, verbose=verbose, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
+    return learn_and_evaluate(model, venv, eval_env, total_steps, eval_every, eval_episodes, seed, progress)
+
+
+def learn_and_evaluate(
+    model: Any,
+    venv: Any,
+    eval_env: Any,
+    total_steps: int,
+    eval_every: int | None,
+    eval_episodes: int,
+    seed: int,
+    progress: Any = None,
+    evaluate: Callable[..., tuple[float, float]] | None = None,
+) -> TrainResult:
+    """Train `model` while logging episodes and evaluating on the task reward; close the envs after."""
     logger = EpisodeLogger()
-    evaluation = TaskEvaluation(eval_env, eval_every or max(1, total_steps // 10), eval_episodes, 10_000 + seed)
+    every = eval_every or max(1, total_steps // 10)
+    evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, *([evaluate] if evaluate else []))
     callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
     start = time.perf_counter()
     model.learn(total_steps, callback=callbacks)

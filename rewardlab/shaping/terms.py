@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 
 from rewardlab._array import namespace
 from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean

@@ -102,7 +102,7 @@ class CoopetitionCore:
         self.backend, self.device = backend, (device if backend == "torch" else None)
         self.params, self.num_envs, self.n = params, int(num_envs), params.n
         self.obs_size, self.state_size = obs_sizes(params)
-        xp, n = self.xp, self.n
+        n = self.n
         # Device copies of the constant arrays; `c` is what the mechanics functions read.
         consts = {f.name: getattr(params, f.name) for f in fields(params)}
         for key in ("endowment", "alpha", "D", "baseline"):
@@ -355,7 +355,7 @@ class CoopetitionCore:
         the damage row R[i, :] and column R[:, i], then the shared block: all last actions/e, t/T and
         the env's extras.
         """
-        xp, B, n = self.xp, self.num_envs, self.n
+        xp = self.xp
         shared = xp.concat([self.last_action / self.c.endowment, self._time(), *self._extras()], axis=-1)
         parts = [self._onehot_b, self.T, xp.permute_dims(self.T, (0, 2, 1)), self.R, xp.permute_dims(self.R, (0, 2, 1)),
                  shared[:, None, :] + self._zeros_bn1]

@@ -53,7 +53,7 @@ _TOP = {
     "description": "free text",
     "seeds": "an int n (seeds 0..n-1) or a list of distinct seeds",
     "budget": "{total_steps, n_envs}",
-    "evaluation": "{every, episodes}",
+    "evaluation": "{every, episodes, deterministic}",
     "baseline": "the reward spec that probability of improvement compares against",
     "rewards": "{name: reward term config}",
     "algorithms": "a list of algorithm names or {algo, name, hyperparams, normalize_obs}",
@@ -61,7 +61,7 @@ _TOP = {
 }
 _REQUIRED = ("rewards", "algorithms", "envs")
 _BUDGET = {"total_steps", "n_envs"}
-_EVALUATION = {"every", "episodes"}
+_EVALUATION = {"every", "episodes", "deterministic"}
 _ENV = {"id", "parallel_env", "label", "kwargs", "wrappers", "max_episode_steps", "total_steps", "rewards"}
 _ALGO = {"algo", "name", "hyperparams", "normalize_obs"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
@@ -89,6 +89,12 @@ def _check_keys(d: Any, allowed: set[str] | Mapping[str, str], where: str) -> di
         if key not in allowed:
             raise ConfigError(f"Unknown key `{where}.{key}` (allowed: {sorted(allowed)}).{did_you_mean(str(key), allowed)}")
     return dict(d)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"`{where}` must be true or false. Received {value!r}")
+    return value
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -139,6 +145,7 @@ def validate(cfg: Mapping[str, Any]) -> dict[str, Any]:
     out["evaluation"] = {
         "every": _positive_int(evaluation.get("every", max(1, out["budget"]["total_steps"] // 10)), "evaluation.every"),
         "episodes": _positive_int(evaluation.get("episodes", 5), "evaluation.episodes"),
+        "deterministic": _bool(evaluation.get("deterministic", True), "evaluation.deterministic"),
     }
 
     out["rewards"] = _validate_rewards(cfg["rewards"])

@@ -1,6 +1,6 @@
 """Read a sweep's store into pandas, summarise it honestly and write ``report.html`` with PNG plots.
 
-Everything here uses the task's own metric: the deterministic evaluation return on the env's own
+Everything here uses the task's own metric: the evaluation return (greedy actions unless the config says otherwise) on the env's own
 reward and ``is_success`` where the env defines it (envs without it show task return only).
 
 Functions: :func:`load`, :func:`final_table`, :func:`format_table`, :func:`write_report`.
@@ -203,7 +203,7 @@ img {{ max-width: 100%; }}
 <h1>rewardlab ablation: {title}</h1>
 <p class="note">{summary}</p>
 <h2>Final performance</h2>
-<p class="note">Deterministic evaluation on the task's own reward at the end of training. IQM over seeds with
+<p class="note">{evaluation} evaluation on the task's own reward at the end of training. IQM over seeds with
 stratified-bootstrap 95% confidence intervals; P(improve) is the probability that a run with this reward
 beats a run with the baseline reward <b>{baseline}</b> on the same env and algorithm (ties count half).
 Term shares: each reward term's summed absolute value over training, as a share of all terms.</p>
@@ -250,6 +250,7 @@ def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
         title=html.escape(str(cfg.get("name", root.name))),
         summary=summary,
         baseline=html.escape(str(baseline)),
+        evaluation="Deterministic (greedy)" if (cfg.get("evaluation") or {}).get("deterministic", True) else "Stochastic (sampled actions)",
         table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",
         plots=plots or "<p>No curves.</p>",
         failed=failed_html,

@@ -68,6 +68,7 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
             hyperparams=spec["algo"]["hyperparams"],
             eval_every=spec["evaluation"]["every"],
             eval_episodes=spec["evaluation"]["episodes"],
+            eval_deterministic=spec["evaluation"].get("deterministic", True),
             normalize_obs=spec["algo"]["normalize_obs"],
             progress=progress,
         )

@@ -195,6 +195,7 @@ def train_parallel(
     hyperparams: Mapping[str, Any] | None = None,
     eval_every: int | None = None,
     eval_episodes: int = 5,
+    eval_deterministic: bool = True,
     normalize_obs: bool = False,
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
@@ -232,4 +233,5 @@ def train_parallel(
         model = cls(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
-    return learn_and_evaluate(model, venv, env_fn(), total_steps, eval_every, eval_episodes, seed, progress, evaluate_parallel)
+    return learn_and_evaluate(model, venv, env_fn(), total_steps, eval_every, eval_episodes, seed, progress,
+                              evaluate_parallel, eval_deterministic)

@@ -221,6 +221,7 @@ def train(
     max_episode_steps: int | None = None,
     eval_every: int | None = None,
     eval_episodes: int = 5,
+    eval_deterministic: bool = True,
     normalize_obs: bool = False,
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
@@ -239,6 +240,7 @@ def train(
         env_kwargs, wrappers, max_episode_steps: how each env is made (see :func:`make_env`).
         eval_every: env steps between evaluations (default: ``total_steps // 10``).
         eval_episodes: episodes per evaluation.
+        eval_deterministic: evaluate the greedy policy (default) or sample actions as in training.
         normalize_obs: wrap the shaped VecEnv in SB3's ``VecNormalize`` (observations only). It sits
             outside the shaping, so potentials still see raw observations; evaluation reuses its statistics.
         progress: optional ``fn(num_timesteps)`` called about once a second.
@@ -272,7 +274,8 @@ def train(
         model = cls(policy, venv, seed=seed, verbose=verbose, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
-    return learn_and_evaluate(model, venv, eval_env, total_steps, eval_every, eval_episodes, seed, progress)
+    return learn_and_evaluate(model, venv, eval_env, total_steps, eval_every, eval_episodes, seed, progress,
+                              deterministic=eval_deterministic)
 
 
 def learn_and_evaluate(
@@ -285,11 +288,12 @@ def learn_and_evaluate(
     seed: int,
     progress: Any = None,
     evaluate: Callable[..., tuple[float, float]] | None = None,
+    deterministic: bool = True,
 ) -> TrainResult:
     """Train `model` while logging episodes and evaluating on the task reward; close the envs after."""
     logger = EpisodeLogger()
     every = eval_every or max(1, total_steps // 10)
-    evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, *([evaluate] if evaluate else []))
+    evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, *([evaluate] if evaluate else []), deterministic=deterministic)
     callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
     start = time.perf_counter()
     model.learn(total_steps, callback=callbacks)

@@ -118,7 +118,7 @@ def evaluate_task(
 
 
 class TaskEvaluation(BaseCallback):
-    """Evaluate the policy deterministically on the task reward every ``every`` env steps.
+    """Evaluate the policy on the task reward every ``every`` env steps (greedy actions by default).
 
     Evaluates once at the start and once at the end of training too. ``curve`` holds
     ``{"step", "task_return", "success"}`` rows, step being the number of env steps trained on.
@@ -127,19 +127,21 @@ class TaskEvaluation(BaseCallback):
     :param every: env steps (summed over sub-envs) between evaluations.
     :param n_episodes: episodes per evaluation.
     :param seed: episode ``k`` of every evaluation starts from ``reset(seed=seed + k)``.
-    :param evaluate: ``evaluate(model, env, n_episodes, seed) -> (task return, success)``;
+    :param evaluate: ``evaluate(model, env, n_episodes, seed, deterministic) -> (task return, success)``;
         :func:`evaluate_task` for Gymnasium envs.
+    :param deterministic: greedy actions (default), or actions sampled as in training.
     """
 
-    def __init__(self, env: Any, every: int, n_episodes: int, seed: int, evaluate: Callable[..., tuple[float, float]] = evaluate_task) -> None:
+    def __init__(self, env: Any, every: int, n_episodes: int, seed: int,
+                 evaluate: Callable[..., tuple[float, float]] = evaluate_task, deterministic: bool = True) -> None:
         super().__init__()
         self.env, self.every, self.n_episodes, self.seed = env, every, n_episodes, seed
-        self.evaluate = evaluate
+        self.evaluate, self.deterministic = evaluate, deterministic
         self.curve: list[dict[str, float]] = []
         self._next = 0
 
     def _evaluate(self) -> None:
-        ret, success = self.evaluate(self.model, self.env, self.n_episodes, self.seed)
+        ret, success = self.evaluate(self.model, self.env, self.n_episodes, self.seed, self.deterministic)
         self.curve.append({"step": int(self.num_timesteps), "task_return": ret, "success": success})
         self.logger.record("eval/task_return", ret)
 

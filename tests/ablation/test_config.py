@@ -114,3 +114,15 @@ def test_parallel_env_entry():
     # rps publishes no `energy` potential: the PBRS spec is refused before anything runs.
     with pytest.raises(ConfigError, match=r"publishes no potential `energy`"):
         validate(cfg(envs=[{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env"}]))
+
+
+def test_evaluation_deterministic_must_be_a_bool():
+    from rewardlab.ablation.config import validate
+    from rewardlab.errors import ConfigError
+
+    cfg = {"name": "x", "seeds": 1, "rewards": {"sparse": "EnvReward"}, "algorithms": ["PPO"], "envs": ["CartPole-v1"],
+           "evaluation": {"every": 100, "episodes": 1, "deterministic": "no"}}
+    with pytest.raises(ConfigError, match="evaluation.deterministic"):
+        validate(cfg)
+    cfg["evaluation"]["deterministic"] = False
+    assert validate(cfg)["evaluation"]["deterministic"] is False

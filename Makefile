@@ -24,7 +24,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) benchmarks/wrapper_overhead.py
+	for b in benchmarks/*.py; do $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV)

@@ -80,7 +80,8 @@ class SB3RewardShaping(VecEnvWrapper):
         if dones.any():
             self._composer.reset(dones, obs)
         self._obs = obs
+        task, columns = np.asarray(rewards, dtype=np.float64).tolist(), {k: v.tolist() for k, v in parts.items()}
         for i, info in enumerate(infos):
-            info["task_reward"] = float(rewards[i])
-            info["reward_terms"] = {k: float(v[i]) for k, v in parts.items()}
+            info["task_reward"] = task[i]
+            info["reward_terms"] = {k: column[i] for k, column in columns.items()}
         return obs, total.astype(np.float32), dones, infos

@@ -146,3 +146,32 @@ def test_constant_and_scale_reject_non_numbers():
         Scale(EnvReward(), float("inf"))
     with pytest.raises(InvalidParameter, match="one value per sub-env"):
         FromFunction(lambda t: np.zeros(3))(transition([1.0]))
+
+
+def test_every_core_term_runs_on_torch_tensors_and_matches_numpy():
+    # The on-device path: the same tree on torch tensors gives the numpy values.
+    torch = pytest.importorskip("torch")
+
+    def tree():
+        return (
+            EnvReward()
+            + Constant(0.5)
+            + Clip(2.0 * EnvReward(), -1.0, 1.0)
+            + Product([Constant(2.0), EnvReward()])
+            + RunningNormalize(EnvReward())
+            + Gate(Constant(0.1), EnvReward(), threshold=1.0)
+        )
+
+    results = []
+    for make in (lambda v: np.asarray(v), lambda v: torch.tensor(v, dtype=torch.float64) if isinstance(v[0], float) else torch.tensor(v)):
+        term = tree()
+        term.reset(make([True, True]), None)
+        steps = [Transition(None, None, None, make([1.0, -2.0]), make([d, d]), make([False, False]), make([True, True])) for d in (False, True)]
+        results.append([np.asarray(term(t), dtype=np.float64) for t in steps])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # By hand, rewards (1, -2): env (1, -2) + 0.5 + clip(2 env) (1, -1) + 2 env (2, -4) + env / std([1, -2]) = env / 1.5.
+    np.testing.assert_allclose(results[0][0], [1 + 0.5 + 1 + 2 + 1 / 1.5, -2 + 0.5 - 1 - 4 - 2 / 1.5], rtol=1e-8)
+    # The episode ends at step 2: only env 0's gate opens (env sum 2 >= 1) and pays 2 x 0.1; the normaliser's
+    # statistics over (1, -2, 1, -2) are unchanged.
+    np.testing.assert_allclose(results[0][1] - results[0][0], [0.2, 0.0], atol=1e-9)

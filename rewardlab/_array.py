@@ -36,12 +36,3 @@ def replace_rows(batch: Any, rows: dict[int, Any]) -> Any:
         out[i] = row
     return out
 
-
-def stack_obs(items: list[Any]) -> Any:
-    """Stack a list of single observations (arrays, dicts, tuples) into one batch."""
-    first = items[0]
-    if isinstance(first, dict):
-        return {k: stack_obs([it[k] for it in items]) for k in first}
-    if isinstance(first, tuple):
-        return tuple(stack_obs([it[i] for it in items]) for i in range(len(first)))
-    return np.stack([np.asarray(it) for it in items])

@@ -189,9 +189,7 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         except RewardlabError as e:
             raise ConfigError(f"`{where}.algo`: {e}") from e
         hyper = _check_keys(entry.get("hyperparams") or {}, _hyperparam_names(cls), f"{where}.hyperparams")
-        normalize_obs = entry.get("normalize_obs", False)
-        if not isinstance(normalize_obs, bool):
-            raise ConfigError(f"`{where}.normalize_obs` must be true or false. Received {normalize_obs!r}")
+        normalize_obs = _bool(entry.get("normalize_obs", False), f"{where}.normalize_obs")
         name = _label(entry.get("name", entry["algo"]), f"{where}.name")
         out.append({"name": name, "algo": entry["algo"], "hyperparams": hyper, "normalize_obs": normalize_obs})
     _unique([a["name"] for a in out], "algorithms[].name")

@@ -39,7 +39,7 @@ def tiny_config(name, rewards=None, seeds=2, env_kwargs=None):
 def helpers_on_path(monkeypatch):
     # Spawned run processes inherit sys.path; subprocesses and Ray workers inherit PYTHONPATH.
     monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), str(HERE.parent), str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
 def test_sweep_store_roundtrip_and_skip(tmp_path):

@@ -9,28 +9,7 @@ import pytest
 from rewardlab.baselines.sb3 import make_vec_env, train
 from rewardlab.errors import ConfigError
 from rewardlab.shaping import PBRS, Constant, EnvReward
-
-
-class FiveStepEnv(gym.Env):
-    """5 steps per episode, reward 1 for action 1 and 0 for action 0; success when the return is at least 3."""
-
-    def __init__(self):
-        self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
-        self.action_space = gym.spaces.Discrete(2)
-        self._t = self._total = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self._t = self._total = 0
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        self._t += 1
-        reward = float(action == 1)
-        self._total += reward
-        done = self._t >= 5
-        return np.array([self._t / 5], np.float32), reward, done, False, ({"is_success": self._total >= 3} if done else {})
-
+from toy_envs import FiveStepEnv
 
 gym.register("rewardlab_test/FiveStep-v0", entry_point=FiveStepEnv)
 TINY_PPO = {"n_steps": 20, "batch_size": 20, "n_epochs": 1}

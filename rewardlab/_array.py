@@ -18,6 +18,8 @@ def namespace(x: Any) -> Any:
 
 def batch_obs(obs: Any) -> Any:
     """Add a leading batch axis of size 1 to an observation (arrays, dicts and tuples of arrays)."""
+    if isinstance(obs, np.ndarray):  # the common case first: this runs on every single-env step
+        return obs[None]
     if isinstance(obs, dict):
         return {k: batch_obs(v) for k, v in obs.items()}
     if isinstance(obs, tuple):

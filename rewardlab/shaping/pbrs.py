@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._array import namespace
+from rewardlab._array import batch_obs, namespace
 from rewardlab.errors import InvalidParameter, NonFiniteError
 from rewardlab.shaping.potentials import Potential, resolve_potential
-from rewardlab.shaping.terms import Term, Transition, register_term
+from rewardlab.shaping.terms import SingleTransition, Term, Transition, register_term
 
 __all__ = ["PBRS", "check_gamma"]
 
@@ -90,18 +90,28 @@ class PBRS(Term):
 
     def potential(self, obs: Any) -> Any:
         """Phi of a batch of observations, checked to be finite."""
+        phi = self._bound_phi()(obs)
+        if not hasattr(phi, "dtype") or phi.dtype == np.float32:
+            # float32 observations give float32 potentials; shaping in float64 keeps telescoping exact.
+            phi = np.asarray(phi, dtype=np.float64)
+        if not bool(namespace(phi).isfinite(phi).all()):
+            self._non_finite(phi)
+        return phi
+
+    def _bound_phi(self) -> Potential:
         if self._phi is None:
             raise InvalidParameter(
                 f"PBRS potential `{self._params['potential']}` is a name and was never bound to an env; "
                 "attach the term with a rewardlab wrapper or call term.bind(env_id)"
             )
-        phi = self._phi(obs)
-        if not hasattr(phi, "dtype") or phi.dtype == np.float32:
-            # float32 observations give float32 potentials; shaping in float64 keeps telescoping exact.
-            phi = np.asarray(phi, dtype=np.float64)
-        if not bool(namespace(phi).isfinite(phi).all()):
-            raise NonFiniteError(f"Potential of PBRS term `{self.name}` returned a non-finite value: {phi}")
-        return phi
+        return self._phi
+
+    def _require_reset(self) -> None:
+        if self._last_phi is None:
+            raise InvalidParameter(f"PBRS term `{self.name}` was called before reset(); reset it with the first observations")
+
+    def _non_finite(self, phi: Any) -> None:
+        raise NonFiniteError(f"Potential of PBRS term `{self.name}` returned a non-finite value: {phi}")
 
     def reset(self, mask: Any, obs: Any) -> None:
         phi = self.potential(obs)
@@ -110,8 +120,7 @@ class PBRS(Term):
         self._last_phi = namespace(phi).where(mask, phi, self._last_phi)
 
     def __call__(self, t: Transition) -> Any:
-        if self._last_phi is None:
-            raise InvalidParameter(f"PBRS term `{self.name}` was called before reset(); reset it with the first observations")
+        self._require_reset()
         phi_next = self.potential(t.next_obs)
         end = t.terminated | t.truncated if self._zero_on_truncation else t.terminated
         # Multiplying by masks (not `where`) is exact here since phi is finite, and cheaper at N = 1.
@@ -120,8 +129,21 @@ class PBRS(Term):
         self._last_phi = namespace(phi_next).where(t.valid, phi_next, self._last_phi)
         return shaping
 
+    def single(self, s: SingleTransition) -> float:
+        # __call__ at N = 1 in float arithmetic (a float32 potential widens exactly to a Python float).
+        self._require_reset()
+        phi_next = float(self._bound_phi()(batch_obs(s.next_obs))[0])
+        if not math.isfinite(phi_next):
+            self._non_finite(phi_next)
+        end = s.terminated or (s.truncated and self._zero_on_truncation)
+        shaping = self.gamma * (0.0 if end else phi_next) - float(self._last_phi[0])
+        self._last_phi[0] = phi_next
+        return shaping
+
     def state_dict(self) -> dict[str, Any]:
         return {"last_phi": None if self._last_phi is None else self._last_phi.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._last_phi = state["last_phi"]
+        # A copy: single() updates the cache in place, which must not write into the caller's state.
+        last = state["last_phi"]
+        self._last_phi = None if last is None else namespace(last).asarray(last, copy=True)

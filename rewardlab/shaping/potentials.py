@@ -85,7 +85,7 @@ def mountain_car_height(obs: Any) -> Any:
 
 def cartpole_upright(obs: Any) -> Any:
     """Minus the pole angle over CartPole's failure angle (0.2095 rad): 0 upright, -1 at failure."""
-    return -np.abs(obs[:, 2]) / 0.2095
+    return np.abs(obs[:, 2]) * (-1.0 / 0.2095)  # one ufunc fewer than -abs(x) / 0.2095: this runs every step
 
 
 for _id in ("MountainCar-v0", "MountainCarContinuous-v0"):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from rewardlab._array import namespace
 from rewardlab.errors import NonFiniteError
-from rewardlab.shaping.terms import Term, Transition, from_config
+from rewardlab.shaping.terms import SingleTransition, Term, Transition, from_config
 
 __all__ = ["RewardComposer", "term_and_config"]
 
@@ -44,8 +45,20 @@ class RewardComposer:
         # One check covers both: a NaN or inf in the env reward or in any part makes this sum non-finite.
         if not bool(namespace(total).isfinite(total + t.reward).all()):
             xp = namespace(total)
-            if not bool(xp.isfinite(t.reward).all()):
-                raise NonFiniteError(f"The environment returned a non-finite reward {t.reward}; rewardlab refuses to shape it")
-            bad = {k: v for k, v in parts.items() if not bool(xp.isfinite(v).all())}
-            raise NonFiniteError(f"Reward terms returned non-finite values: {bad}")
+            _raise_non_finite(t.reward, parts, lambda v: bool(xp.isfinite(v).all()))
         return total, parts
+
+    def single(self, s: SingleTransition) -> tuple[float, dict[str, float]]:
+        """The same for one unbatched step, in floats (the single-env fronts)."""
+        parts = self.term.single_components(s)
+        total = sum(parts.values())
+        if not math.isfinite(total + s.reward):
+            _raise_non_finite(s.reward, parts, math.isfinite)
+        return total, parts
+
+
+def _raise_non_finite(reward: Any, parts: dict[str, Any], finite: Any) -> None:
+    if not finite(reward):
+        raise NonFiniteError(f"The environment returned a non-finite reward {reward}; rewardlab refuses to shape it")
+    bad = {k: v for k, v in parts.items() if not finite(v)}
+    raise NonFiniteError(f"Reward terms returned non-finite values: {bad}")

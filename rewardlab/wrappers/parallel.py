@@ -12,7 +12,7 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from rewardlab._array import batch_obs
 from rewardlab.errors import InvalidParameter
-from rewardlab.shaping.terms import Term, Transition, from_config
+from rewardlab.shaping.terms import SingleTransition, Term, from_config
 from rewardlab.wrappers.composer import RewardComposer
 
 __all__ = ["ParallelRewardShaping"]
@@ -60,30 +60,27 @@ class ParallelRewardShaping(BaseParallelWrapper):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         obs, infos = self.env.reset(seed=seed, options=options)
-        self._obs = {a: batch_obs(o) for a, o in obs.items()}
-        for a, o in self._obs.items():
-            self._composers[a].reset(_ONE_TRUE, o)
+        self._obs = dict(obs)
+        for a, o in obs.items():
+            self._composers[a].reset(_ONE_TRUE, batch_obs(o))
         return obs, infos
 
     def step(self, actions: dict[Any, Any]) -> tuple[dict, dict, dict, dict, dict]:
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         rewards, infos = dict(rewards), {a: dict(i) for a, i in infos.items()}
         for agent, reward in rewards.items():
-            next_obs = batch_obs(obs[agent]) if agent in obs else self._obs[agent]
-            t = Transition(
-                self._obs[agent],
-                batch_obs(actions[agent]) if agent in actions else None,
-                next_obs,
-                np.array([reward], dtype=np.float64),
-                np.array([terminations.get(agent, False)]),
-                np.array([truncations.get(agent, False)]),
-                _ONE_TRUE,
-                infos.get(agent, {}),
-            )
-            total, parts = self._composers[agent](t)
-            rewards[agent] = float(total[0])
+            next_obs = obs.get(agent, self._obs[agent])
             info = infos.setdefault(agent, {})
+            t = SingleTransition(
+                self._obs[agent],
+                actions.get(agent),
+                next_obs,
+                float(reward),
+                bool(terminations.get(agent, False)),
+                bool(truncations.get(agent, False)),
+                info,
+            )
+            rewards[agent], info["reward_terms"] = self._composers[agent].single(t)
             info["task_reward"] = float(reward)
-            info["reward_terms"] = {k: float(v[0]) for k, v in parts.items()}
             self._obs[agent] = next_obs
         return obs, rewards, terminations, truncations, infos

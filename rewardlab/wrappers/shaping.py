@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from rewardlab._array import batch_obs
-from rewardlab.shaping.terms import Term, Transition
+from rewardlab.shaping.terms import SingleTransition, Term
 from rewardlab.wrappers.composer import RewardComposer, term_and_config
 
 __all__ = ["RewardShaping"]
@@ -52,25 +52,15 @@ class RewardShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        self._obs = batch_obs(obs)
-        self._composer.reset(_ONE_TRUE, self._obs)
+        self._obs = obs
+        self._composer.reset(_ONE_TRUE, batch_obs(obs))
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        next_obs = batch_obs(obs)
-        t = Transition(
-            self._obs,
-            batch_obs(action),
-            next_obs,
-            np.array([reward], dtype=np.float64),
-            np.array([terminated]),
-            np.array([truncated]),
-            _ONE_TRUE,
-            info,
-        )
-        total, parts = self._composer(t)
-        self._obs = next_obs
-        info["task_reward"] = float(reward)
-        info["reward_terms"] = {k: float(v[0]) for k, v in parts.items()}
-        return obs, float(total[0]), terminated, truncated, info
+        reward = float(reward)
+        total, parts = self._composer.single(SingleTransition(self._obs, action, obs, reward, terminated, truncated, info))
+        self._obs = obs
+        info["task_reward"] = reward
+        info["reward_terms"] = parts
+        return obs, total, terminated, truncated, info

@@ -117,7 +117,8 @@ class Term:
     Subclasses call ``super().__init__(name, **params)`` with their constructor arguments (so the
     term can be written back to a config), and implement :meth:`__call__`. Stateful terms keep
     per-sub-env arrays, clear them in :meth:`reset` for the masked sub-envs, and skip updates where
-    ``transition.valid`` is False.
+    ``transition.valid`` is False. A term may also override :meth:`single`, the same formula on one
+    unbatched step in floats, which the single-env wrappers call; it must agree with ``__call__``.
     """
 
     #: Names of constructor parameters that hold child terms (a Term or a list of Terms).

@@ -122,7 +122,7 @@ def test_box_actions_and_dict_observations():
     envs = make_vec_env("rewardlab/Gridhack-Corridors-R5-v0", 4, env_kwargs={"num_contexts": 1, "observation_keys": ["glyphs_crop", "blstats"]})
     result = train(PPOArgs(n_steps=8, batch_size=16, n_epochs=1), envs, 32, seed=0)
     assert set(result.rollout.obs) == {"glyphs_crop", "blstats"} and result.rollout.obs["glyphs_crop"].shape == (8, 4, 9, 9)
-    assert "glyphs_crop" in result.agent.encoder.embeds
+    assert "glyphs_crop" in result.agent.encoder.embeds  # no trunk: the encoder itself
 
 
 def test_bad_input_raises():

@@ -120,9 +120,11 @@ def main() -> None:
     parser.add_argument("--quality-steps", type=int, default=50_000)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.rounds < 1:  # --rounds 0: only the quality check
+        return quality(args.quality_seeds, args.quality_steps)
     compare("G4 CartPole-v1, 8 envs", "SB3 PPO", lambda: sb3_cartpole(args.cartpole_steps)[0],
             "TorchPPO", lambda: torch_cartpole(args.cartpole_steps)[0], args.rounds, ">= 1.0")
-    compare(f"G5-like Corridors-R5 + count bonus", "SB3 PPO (16 envs)", lambda: sb3_gridhack(args.sb3_gridhack_steps),
+    compare("G5-like Corridors-R5 + count bonus", "SB3 PPO (16 envs)", lambda: sb3_gridhack(args.sb3_gridhack_steps),
             f"TorchPPO ({args.n_envs} batched envs)", lambda: torch_gridhack(args.torch_gridhack_steps, args.n_envs), args.rounds, ">= 8")
     if args.quality_seeds:
         quality(args.quality_seeds, args.quality_steps)

@@ -12,7 +12,8 @@ evaluation schedule::
       sparse: EnvReward
       pbrs: {type: Sum, terms: [EnvReward, {type: PBRS, potential: energy, gamma: 0.99}]}
     algorithms:
-      - {algo: PPO, hyperparams: {n_steps: 256}, normalize_obs: true}
+      - {algo: PPO, hyperparams: {n_steps: 256}, normalize_obs: true}     # SB3; hyperparams are the class's arguments
+      - {algo: TorchPPO, hyperparams: {n_steps: 64}}   # rewardlab.baselines.ppo; hyperparams are PPOArgs fields
     envs:
       - id: MountainCar-v0
         kwargs: {}                # passed to gym.make
@@ -36,6 +37,7 @@ import inspect
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ _TOP = {
     "evaluation": "{every, episodes, deterministic}",
     "baseline": "the reward spec that probability of improvement compares against",
     "rewards": "{name: reward term config}",
-    "algorithms": "a list of algorithm names or {algo, name, hyperparams, normalize_obs}",
+    "algorithms": "a list of algorithm names (SB3's PPO, A2C, DQN, SAC, TD3..., or TorchPPO) or {algo, name, hyperparams, normalize_obs}",
     "envs": "a list of env ids or {id | parallel_env, kwargs, wrappers, max_episode_steps, total_steps, rewards, label}",
 }
 _REQUIRED = ("rewards", "algorithms", "envs")
@@ -174,8 +176,6 @@ def _validate_rewards(rewards: Any) -> dict[str, Any]:
 
 
 def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
-    from rewardlab.baselines.sb3 import algorithm_class
-
     if not isinstance(algorithms, list) or not algorithms:
         raise ConfigError(f"`algorithms` must be a non-empty list. Received {algorithms!r}")
     out = []
@@ -184,22 +184,59 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         entry = _check_keys({"algo": entry} if isinstance(entry, str) else entry, _ALGO, where)
         if "algo" not in entry:
             raise ConfigError(f"`{where}` needs an `algo` key (e.g. PPO)")
-        try:
-            cls = algorithm_class(entry["algo"])
-        except RewardlabError as e:
-            raise ConfigError(f"`{where}.algo`: {e}") from e
-        hyper = _check_keys(entry.get("hyperparams") or {}, _hyperparam_names(cls), f"{where}.hyperparams")
+        hyper = _check_keys(entry.get("hyperparams") or {}, _hyperparam_names(entry["algo"], where), f"{where}.hyperparams")
         normalize_obs = _bool(entry.get("normalize_obs", False), f"{where}.normalize_obs")
+        if entry["algo"] == _torch_ppo().ALGO_NAME:
+            _check_torch_ppo(hyper, normalize_obs, where)
         name = _label(entry.get("name", entry["algo"]), f"{where}.name")
         out.append({"name": name, "algo": entry["algo"], "hyperparams": hyper, "normalize_obs": normalize_obs})
     _unique([a["name"] for a in out], "algorithms[].name")
     return out
 
 
-def _hyperparam_names(cls: type) -> set[str]:
-    # Everything the SB3 constructor accepts except what train() sets itself.
-    names = set(inspect.signature(cls.__init__).parameters) - {"self", "env", "seed", "verbose", "_init_setup_model"}
-    return names
+def _torch_ppo() -> Any:
+    from rewardlab.baselines import ppo
+
+    return ppo
+
+
+def _hyperparam_names(algo: Any, where: str) -> set[str]:
+    """What `algo` accepts as hyperparams: TorchPPO's PPOArgs fields, or the SB3 constructor's
+    arguments except those train() sets itself."""
+    from rewardlab.baselines.sb3 import ALGORITHMS, algorithm_class
+
+    ppo = _torch_ppo()
+    if algo == ppo.ALGO_NAME:
+        return {f.name for f in fields(ppo.PPOArgs)}
+    if algo not in ALGORITHMS:
+        known = sorted(ALGORITHMS) + [ppo.ALGO_NAME]
+        raise ConfigError(f"`{where}.algo`: Unknown algorithm `{algo}` (known: {known}).{did_you_mean(str(algo), known)}")
+    try:
+        cls = algorithm_class(algo)
+    except RewardlabError as e:
+        raise ConfigError(f"`{where}.algo`: {e}") from e
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "env", "seed", "verbose", "_init_setup_model"}
+
+
+def _check_torch_ppo(hyper: dict[str, Any], normalize_obs: bool, where: str) -> None:
+    ppo = _torch_ppo()
+    # TorchPPO scales bounded Box observations itself and embeds id grids; it has no running normaliser.
+    if normalize_obs:
+        raise ConfigError(f"`{where}.normalize_obs` is not supported by `{ppo.ALGO_NAME}` (it scales bounded Box "
+                          "observations to [-1, 1] and embeds integer grids itself); remove it or set it to false")
+    try:
+        ppo.PPOArgs(**hyper)
+    except RewardlabError as e:
+        raise ConfigError(f"`{where}.hyperparams`: {e}") from e
+
+
+def _algorithm_gamma(algo: dict[str, Any]) -> float:
+    from rewardlab.baselines.sb3 import algorithm_gamma
+
+    ppo = _torch_ppo()
+    if algo["algo"] == ppo.ALGO_NAME:
+        return float(algo["hyperparams"].get("gamma", ppo.PPOArgs.gamma))
+    return algorithm_gamma(algo["algo"], algo["hyperparams"])
 
 
 def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -247,7 +284,7 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     """Make the env once and check every (reward, algorithm) pair that will run on it."""
-    from rewardlab.baselines.sb3 import algorithm_gamma, check_action_space, check_reward_for_learner, make_env
+    from rewardlab.baselines.sb3 import check_action_space, check_reward_for_learner, make_env
     from rewardlab.shaping.terms import from_config, ref_to_callable
 
     try:
@@ -263,9 +300,16 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
         raise ConfigError(f"`{where}`: {e}") from e
     action_space = probe.action_space
     probe.close()
+    ppo = _torch_ppo()
     for a in cfg["algorithms"]:
-        check_action_space(a["algo"], action_space, env["id"] or env["parallel_env"])
-        gamma = algorithm_gamma(a["algo"], a["hyperparams"])
+        if a["algo"] == ppo.ALGO_NAME:
+            if env["parallel_env"] is not None:
+                raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({ppo.ALGO_NAME}) trains single-agent Gymnasium "
+                                  "envs only; use an SB3 algorithm (parameter-shared) for `parallel_env` entries")
+            ppo.check_action_space(action_space, env["id"])
+        else:
+            check_action_space(a["algo"], action_space, env["id"] or env["parallel_env"])
+        gamma = _algorithm_gamma(a)
         for r in env["rewards"]:
             term = from_config(cfg["rewards"][r])
             try:

@@ -78,6 +78,14 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
 
             make = ref_to_callable(env["parallel_env"], "parallel_env")
             result = train_parallel(lambda: make(**env["kwargs"]), algo=spec["algo"]["algo"], n_copies=spec["n_envs"], **common)
+        elif spec["algo"]["algo"] == "TorchPPO":
+            from rewardlab.baselines.ppo import train_env
+
+            del common["normalize_obs"]  # config validation rejects it for TorchPPO
+            result = train_env(
+                env["id"], n_envs=spec["n_envs"], env_kwargs=env["kwargs"], wrappers=env["wrappers"],
+                max_episode_steps=env["max_episode_steps"], **common,
+            )  # fmt: skip
         else:
             from rewardlab.baselines.sb3 import train
 

@@ -87,8 +87,8 @@ def algorithm_gamma(name: str, hyperparams: Mapping[str, Any] | None = None) -> 
 def check_reward_for_learner(term: Term, gamma: float, where: str = "reward") -> None:
     """Raise if a PBRS term in `term` disagrees with the learner on the discount or on time limits.
 
-    PBRS is policy-invariant only when its gamma is the learner's gamma, and SB3 bootstraps at
-    truncation, so PBRS must keep ``Phi(s')`` there (``truncation="bootstrap"``).
+    PBRS is policy-invariant only when its gamma is the learner's gamma, and the learners here (SB3
+    and TorchPPO) bootstrap at truncation, so PBRS must keep ``Phi(s')`` there (``truncation="bootstrap"``).
 
     Example:
         >>> from rewardlab.shaping import EnvReward, PBRS
@@ -107,7 +107,7 @@ def check_reward_for_learner(term: Term, gamma: float, where: str = "reward") ->
             )
         if t.truncation != "bootstrap":
             raise ConfigError(
-                f"`{where}` has PBRS term `{t.name}` with truncation={t.truncation!r}, but SB3 bootstraps "
+                f"`{where}` has PBRS term `{t.name}` with truncation={t.truncation!r}, but the learner bootstraps "
                 "at time limits; use truncation='bootstrap'"
             )
 

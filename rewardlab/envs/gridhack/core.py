@@ -73,6 +73,18 @@ def _torch_copy(x: Any) -> Any:
     return x.clone()
 
 
+def _np_any(x: Any) -> bool:
+    return bool(x.any())
+
+
+def _np_first(x: Any) -> bool:  # any() of a (1,) array: an item read costs a tenth of a reduction
+    return bool(x[0])
+
+
+def _torch_any(x: Any) -> bool:
+    return bool(x.any())
+
+
 class GridhackCore:
     """State and dynamics of ``num_envs`` gridhack episodes of one task.
 
@@ -120,8 +132,8 @@ class GridhackCore:
         if backend not in ("numpy", "torch"):
             raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
         self.backend = backend
-        self._bind_namespace()
         self.task, self.num_envs, self.device = task, int(num_envs), device
+        self._bind_namespace()
         self.observation_keys = tuple(observation_keys)
         self.max_episode_steps = max_episode_steps
         self.penalty_step = float(penalty_step)
@@ -160,14 +172,13 @@ class GridhackCore:
         # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
         # named attributes are views that the step updates in place
         self.stats = z(tiles.BLSTATS_LEN, B)
-        self._bind_views()
         self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
+        self._bl_reset = a(np.array([[HP_MAX], [1], [0], [0], [0], [0]], dtype=np.int64))  # hp .. time at reset
         self.pending, self.msg, self.key = z(B), z(B), z(B)
         self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
         self.malive = z(B, self.n_monsters, dtype=xp.bool)
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
-        self._b2 = xp.concat([self._b, self._b])
         self._specials = any(c >= 8 for c in self.actions)
         # the lava check is skipped for tasks whose levels have none
         self._lava = self.source.has_lava
@@ -176,29 +187,39 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
-        layers = [(self.glyph, 0), *([(self.char, 1)] if self._draw_chars else []),
-                  *([(self.color, 2)] if self._draw_colors else [])]
-        agent = (tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR)
-        self._agent_layers = [(layer, agent[i]) for layer, i in layers]
+        self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
+        if self.n_monsters:
+            self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
+        # drawn layers: (name, cell -> value table, agent value, monster value)
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
-        mon = (mon[0], ord(mon[1]), mon[2])
-        self._monster_layers = [(layer, mon[i]) for layer, i in layers]
+        self._layer_spec = [("glyph", self._cell_glyph, tiles.AGENT_GLYPH, mon[0])]
+        if self._draw_chars:
+            self._layer_spec.append(("char", self._cell_char, ord(tiles.AGENT_CHAR), ord(mon[1])))
+        if self._draw_colors:
+            self._layer_spec.append(("color", self._cell_color, tiles.AGENT_COLOR, mon[2]))
+        self._bind_views()
 
     def _bind_namespace(self) -> None:
         """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
         if self.backend == "numpy":
             self.xp, self._long, self._copy = np, _same, _np_copy
+            self._any = _np_first if self.num_envs == 1 else _np_any
         else:
             import array_api_compat
             import torch
 
             self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
+            self._any = _torch_any
 
     def _bind_views(self) -> None:
         (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
          self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+        # flat views of the maps: a 1-D gather at flat positions costs a fraction of a (b, y, x) gather
+        self._cells_f = self.cells.reshape(-1)
+        self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
 
-    _UNPICKLED = ("xp", "_long", "_copy", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time")
+    _UNPICKLED = ("xp", "_long", "_copy", "_any", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
+                  "_cells_f", "_layers_f")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -226,22 +247,17 @@ class GridhackCore:
         lv = self.source.levels(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
-        rows = self._a(rows_np)
+        rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
         self.cells[rows] = self._a(cells[:, 0])
-        self.glyph[rows] = self._a(lv.glyph)
-        if self._draw_chars:
-            self.char[rows] = self._a(lv.char)
-        if self._draw_colors:
-            self.color[rows] = self._a(lv.color)
+        for name, *_ in self._layer_spec:
+            getattr(self, name)[rows] = self._a(getattr(lv, name))
         if self.stack is not None:
             self.stack[rows] = self._a(cells)
         self.stack_start[rows] = self._a(start)
-        start0 = self._a(start[:, 0])
-        self.ay[rows], self.ax[rows] = start0[:, 0], start0[:, 1]
-        self.hp[rows] = HP_MAX
-        self.depth[rows] = 1
-        for s in (self.has_key, self.item, self.lev, self.time, self.pending, self.msg):
-            s[rows] = 0
+        self.stats[:2, rows] = self._a(np.ascontiguousarray(start[:, 0, ::-1].T))  # (y, x) -> rows x, y
+        self.stats[2:, rows] = self._bl_reset
+        self.pending[rows] = 0
+        self.msg[rows] = 0
         self.success[rows] = False
         self.key[rows] = self._a(keys)
         if self.n_monsters:
@@ -253,44 +269,31 @@ class GridhackCore:
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""
         c = self._long(self.cells[rows])
-        self.glyph[rows] = self._cell_glyph[c]
-        if self._draw_chars:
-            self.char[rows] = self._cell_char[c]
-        if self._draw_colors:
-            self.color[rows] = self._cell_color[c]
+        for name, table, *_ in self._layer_spec:
+            getattr(self, name)[rows] = table[c]
         self._draw_actors(rows)
 
-    def _redraw_cells(self, ys: list[Any], xs: list[Any]) -> None:
-        """Redraw the display at cells (ys[k][i], xs[k][i]) of every sub-env i, then the actors."""
-        xp = self.xp
-        if len(ys) == 1:
-            b, y, x = self._b, ys[0], xs[0]
-        else:
-            b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
-            y, x = xp.concat(ys), xp.concat(xs)
-        self._redraw_at(b, y, x)
-        self._draw_actors(self._b)
+    def _flat(self, rows: Any, y: Any, x: Any) -> Any:
+        """Flat positions in the maps of cells (y, x) of sub-envs `rows` (y, x: (n,) or (n, k))."""
+        base = self._row_base[rows]
+        return (base if y.ndim == 1 else base[:, None]) + y * self._wp + x
 
-    def _redraw_at(self, b: Any, y: Any, x: Any) -> None:
-        """Redraw the terrain at cells (b, y, x) (flat index arrays; repeats are fine)."""
-        c = self._long(self.cells[b, y, x])
-        self.glyph[b, y, x] = self._cell_glyph[c]
-        if self._draw_chars:
-            self.char[b, y, x] = self._cell_char[c]
-        if self._draw_colors:
-            self.color[b, y, x] = self._cell_color[c]
+    def _redraw_flat(self, pos: Any) -> None:
+        """Redraw the terrain at flat positions `pos` (repeats are fine)."""
+        c = self._long(self._cells_f[pos])
+        for layer, table, _, _ in self._layers_f:
+            layer[pos] = table[c]
 
-    def _draw_actors(self, rows: Any) -> None:
-        """Draw live monsters, then the agent, over the display of sub-envs `rows`."""
-        xp = self.xp
-        every = rows is self._b
-        for m in range(self.n_monsters):
-            alive, y, x = self.malive[rows, m], self.my[rows, m], self.mx[rows, m]
-            for layer, value in self._monster_layers:
-                layer[rows, y, x] = xp.where(alive, value, layer[rows, y, x])
-        ay, ax = (self.ay, self.ax) if every else (self.ay[rows], self.ax[rows])
-        for layer, value in self._agent_layers:
-            layer[rows, ay, ax] = value
+    def _draw_actors(self, rows: Any, apos: Any = None) -> None:
+        """Draw live monsters, then the agent (at flat positions `apos` if known), over sub-envs `rows`."""
+        if self.n_monsters:
+            live = self._flat(rows, self.my[rows], self.mx[rows])[self.malive[rows]]
+            for layer, _, _, value in self._layers_f:
+                layer[live] = value
+        if apos is None:
+            apos = self._flat(rows, self.ay[rows], self.ax[rows])
+        for layer, _, value, _ in self._layers_f:
+            layer[apos] = value
 
     # --- observation ----------------------------------------------------------------------------
     def observe(self) -> dict[str, Any]:
@@ -317,9 +320,11 @@ class GridhackCore:
         return obs
 
     # --- step -----------------------------------------------------------------------------------
-    def _rand(self, salt: int) -> Any:
-        """A 32-bit hash of (episode key, time, salt) per sub-env; identical on every backend."""
-        x = (self.key * 0x2C1B3C6D + self.time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+    def _rand(self, salt: Any) -> Any:
+        """A 32-bit hash of (episode key, time, salt) per sub-env, (B,) for an int salt and (B, k) for
+        k salts; identical on every backend."""
+        key, time = (self.key, self.time) if isinstance(salt, int) else (self.key[:, None], self.time[:, None])
+        x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
         x = x ^ (x >> 15)
         x = (x * 0x2C1B3C6D) & _MASK32
         x = x ^ (x >> 12)
@@ -331,34 +336,37 @@ class GridhackCore:
         leaves ``success`` (B,) set. Read observations with :meth:`observe`.
 
         Sub-envs whose episode ended keep stepping on stale state until a front resets them.
+        Cells are addressed by flat positions in the maps (``_flat``): one 1-D gather per lookup.
         """
-        xp, b, long = self.xp, self._b, self._long
+        xp, long, any_ = self.xp, self._long, self._any
         cmd = self._act[actions]
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
-        slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
+        slow = self._specials and any_((cmd >= 8) | (self.pending > 0))
         move = ((cmd < 8) & (self.pending == 0)) if slow else None
         d = cmd & 7 if slow else cmd
         old = self._copy(self.stats[:2])  # rows BL_X, BL_Y
         target = old + self._dxy[:, d]
         (ox, oy), (tx, ty) = old, target
-        tc = long(self.cells[b, ty, tx])
+        opos = self._row_base + oy * self._wp + ox
+        tpos = opos + self._dflat[d]
+        tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
-        redraw_y, redraw_x = [oy], [ox]
+        redraw = [opos]
         if slow or self.n_monsters:
-            redraw_y.append(ty)
-            redraw_x.append(tx)
+            redraw.append(tpos)
 
         go = self._walkable[tc]
         msg = self._move_msg[tc]
         if move is not None:
             go, msg = go & move, xp.where(move, msg, 0)
         if self.n_monsters:
-            hits = self.malive & (self.my == ty[:, None]) & (self.mx == tx[:, None])
+            mpos = self._flat(slice(None), self.my, self.mx)
+            hits = self.malive & (mpos == tpos[:, None])
             melee = xp.any(hits, axis=1)
             go = go & ~melee
             if move is not None:
                 melee = melee & move
-            if melee.any():
+            if any_(melee):
                 kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
                 self.malive[...] = self.malive & ~(hits & kill[:, None])
                 kind = self.task.monster - 1
@@ -366,16 +374,16 @@ class GridhackCore:
         opens = self._bump_opens[tc]
         if move is not None:
             opens = opens & move
-        if opens.any():
-            self.cells[b, ty, tx] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
-            if len(redraw_y) == 1:
-                redraw_y.append(ty)
-                redraw_x.append(tx)
+        if any_(opens):
+            self._cells_f[tpos] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
+            if len(redraw) == 1:
+                redraw.append(tpos)
         self.stats[:2] = xp.where(go, target, old)
+        apos = xp.where(go, tpos, opos)
 
         if slow:
-            msg = self._commands(cmd, move, ty, tx, tc, msg, redraw_y, redraw_x)
-        uc = long(self.cells[b, self.ay, self.ax])
+            msg = self._commands(cmd, ty, tx, tc, msg)
+        uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         dead = None
         if self._lava:
@@ -383,12 +391,14 @@ class GridhackCore:
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             dead = xp.zeros_like(go) if dead is None else dead
-            msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
+            msg = self._monsters_act(dead, msg, mpos, redraw)
             slain = (self.hp <= 0) & ~dead
             msg = xp.where(slain, Msg.DIE, msg)
             dead = dead | slain
         if self.task.multilevel:
-            success, msg = self._descend(cmd, move, msg)
+            success, msg, descended = self._descend(cmd, move, msg)
+            if descended:
+                apos = None  # the agent now stands on a new level's start: _draw_actors reads it
         else:
             success = self._is_goal[uc]
             if dead is not None:
@@ -403,12 +413,12 @@ class GridhackCore:
         reward = xp.astype(success, xp.float64)
         if self.penalty_step:
             reward = reward + self.penalty_step
-        self._redraw_cells(redraw_y, redraw_x)
+        self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
+        self._draw_actors(slice(None), apos)
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, cmd: Any, move: Any, ty: Any, tx: Any, tc: Any, msg: Any,
-                  redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+    def _commands(self, cmd: Any, ty: Any, tx: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
         Each block runs only when some sub-env issued its command (one host check per block).
@@ -425,7 +435,7 @@ class GridhackCore:
         item, lev, has_key = self.item, self.lev, self.has_key
 
         pick = special & (cmd == Cmd.PICKUP)
-        if pick.any():
+        if self._any(pick):
             uc = self._long(self.cells[b, self.ay, self.ax])
             obj = self._object[uc]
             took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
@@ -436,7 +446,7 @@ class GridhackCore:
 
         quaff = special & (cmd == Cmd.QUAFF)
         wear = special & (cmd == Cmd.WEAR)
-        if (quaff | wear).any():
+        if self._any((quaff | wear)):
             drink = quaff & (item == Item.POTION)
             don = wear & (item == Item.BOOTS) & (lev == 0)
             lev[...] = xp.where(drink | don, 1, lev)
@@ -447,7 +457,7 @@ class GridhackCore:
         apply = special & (cmd == Cmd.APPLY)
         zap = special & (cmd == Cmd.ZAP)
         kick = special & (cmd == Cmd.KICK)
-        if (apply | zap | kick).any():
+        if self._any((apply | zap | kick)):
             can_apply = apply & ((item == Item.HORN) | (has_key > 0))
             can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
             new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
@@ -455,7 +465,7 @@ class GridhackCore:
             msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
             msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
 
-        if resolve.any():  # the direction given to an earlier apply (1), zap (2) or kick (3)
+        if self._any(resolve):  # the direction given to an earlier apply (1), zap (2) or kick (3)
             cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
             death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
             unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
@@ -463,13 +473,13 @@ class GridhackCore:
             door = self._is_door[tc]
             opened = unlock & (tc == Cell.DOOR_LOCKED)
             crash = kicked & door & ((self._rand(2) % 3) == 0)
-            if (opened | crash).any():
+            if self._any((opened | crash)):
                 self.cells[b, ty, tx] = xp.astype(
                     xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
             msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
             msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
                                             xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-            if (cold | death).any():
+            if self._any((cold | death)):
                 msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg)
         self.pending = new_pend
         return msg
@@ -499,57 +509,66 @@ class GridhackCore:
                 self.malive[rows] = self.malive[rows] & ~hit
             ys.append(y)
             xs.append(x)
-        self._redraw_at(xp.concat([rows] * RAY_RANGE), xp.concat(ys), xp.concat(xs))
+        self._redraw_flat(xp.concat([self._flat(rows, y, x) for y, x in zip(ys, xs)]))
         froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
         froze_all[rows], killed_all[rows] = froze, killed
         msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
         return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
 
-    def _monsters_act(self, dead: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
-        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction."""
-        xp, b = self.xp, self._b
+    def _monsters_act(self, dead: Any, msg: Any, mpos: Any, redraw: list[Any]) -> Any:
+        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction.
+
+        Monsters act in slot order; everything but "is the target cell taken by another monster" is
+        independent of that order, so it is computed for all slots at once (damage clamps at 0, so
+        summing the bites equals applying them one by one).
+        """
+        xp = self.xp
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]
+        alive = self.malive & ~dead[:, None]
+        my, mx = self.my, self.mx
+        adj = alive & (xp.abs(my - self.ay[:, None]) <= 1) & (xp.abs(mx - self.ax[:, None]) <= 1)
+        r = self._rand(self._mon_salt)  # (B, M)
+        bite = adj & ((r & 1) == 0)
+        hp = self.hp - xp.sum(xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0), axis=1)
+        self.hp[...] = xp.where(hp < 0, 0, hp)
+        msg = xp.where(xp.any(bite, axis=1), Msg.BITE + kind - 1, msg)
+        if not self._mon_moves:
+            return msg
+        d = (r >> 8) & 7
+        ny, nx = my + self._dy[d], mx + self._dx[d]
+        npos = mpos + self._dflat[d]
+        ok = alive & ~adj & self._mon_walkable[self._long(self._cells_f[npos])]
+        ok = ok & ~((ny == self.ay[:, None]) & (nx == self.ax[:, None]))
+        cur = self._copy(mpos)  # where each monster stands while the slots move in turn
         for m in range(self.n_monsters):
-            alive = self.malive[:, m] & ~dead
-            my, mx = xp.asarray(self.my[:, m], copy=True), xp.asarray(self.mx[:, m], copy=True)
-            adj = alive & (xp.abs(my - self.ay) <= 1) & (xp.abs(mx - self.ax) <= 1)
-            r = self._rand(10 + m)
-            bite = adj & ((r & 1) == 0)
-            hp = self.hp - xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
-            self.hp[...] = xp.where(hp < 0, 0, hp)
-            msg = xp.where(bite, Msg.BITE + kind - 1, msg)
-            if not self._mon_moves:
-                continue
-            d = (r >> 8) & 7
-            ny, nx = my + self._dy[d], mx + self._dx[d]
-            ok = alive & ~adj & self._mon_walkable[self._long(self.cells[b, ny, nx])]
-            ok = ok & ~((ny == self.ay) & (nx == self.ax))
-            others = self.malive & (self.my == ny[:, None]) & (self.mx == nx[:, None])
-            ok = ok & ~xp.any(others, axis=1)
-            self.my[:, m] = xp.where(ok, ny, my)
-            self.mx[:, m] = xp.where(ok, nx, mx)
-            redraw_y += [my, ny]
-            redraw_x += [mx, nx]
+            ok_m = ok[:, m] & ~xp.any(self.malive & (cur == npos[:, m, None]), axis=1)
+            cur[:, m] = xp.where(ok_m, npos[:, m], mpos[:, m])
+            ok[:, m] = ok_m
+        self.my[...] = xp.where(ok, ny, my)
+        self.mx[...] = xp.where(ok, nx, mx)
+        redraw.append(xp.reshape(mpos, (-1,)))  # the cells they left
         return msg
 
-    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any]:
-        """The `>` command on stairs down: load the next dungeon level, or succeed on the last."""
+    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any, bool]:
+        """The `>` command on stairs down: load the next dungeon level, or succeed on the last.
+        Returns (success, msg, whether some sub-env went down to a new level)."""
         xp, b = self.xp, self._b
         if move is None:  # everyone moved
-            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg
+            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg, False
         down = (cmd == Cmd.DOWN) & (self.pending == 0)
         on = down & (self._long(self.cells[b, self.ay, self.ax]) == Cell.STAIRS_DOWN)
         self.depth[...] = xp.where(on, self.depth + 1, self.depth)
         success = on & (self.depth >= self.task.depth)
         nxt = on & ~success
         msg = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
-        if nxt.any():
+        if self._any(nxt):
             rows = xp.nonzero(nxt)[0]
             lvl = self.depth[rows] - 1
             self.cells[rows] = self.stack[rows, lvl]
             start = self.stack_start[rows, lvl]
             self.ay[rows], self.ax[rows] = start[:, 0], start[:, 1]
             self._redraw_rows(rows)
-        return success, msg
+            return success, msg, True
+        return success, msg, False

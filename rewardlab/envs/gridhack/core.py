@@ -137,12 +137,13 @@ class GridhackCore:
         self.observation_keys = tuple(observation_keys)
         self.max_episode_steps = max_episode_steps
         self.penalty_step = float(penalty_step)
-        self.source = LevelSource(task, num_contexts, context_seed_offset, structure)
+        self._draw_chars = "chars" in self.observation_keys
+        self._draw_colors = "colors" in self.observation_keys
+        layers = ("glyph", *(("char",) if self._draw_chars else ()), *(("color",) if self._draw_colors else ()))
+        self.source = LevelSource(task, num_contexts, context_seed_offset, structure, layers)
         self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
         self.n_monsters = self.source.n_monsters
         self._mon_moves = _MON_MOVES.get(task.monster, False)
-        self._draw_chars = "chars" in self.observation_keys
-        self._draw_colors = "colors" in self.observation_keys
 
         xp, B = self.xp, self.num_envs
         a = self._a

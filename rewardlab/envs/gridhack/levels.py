@@ -74,10 +74,14 @@ def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int,
 
 
 class FastRng:
-    """A numpy Generator whose scalar ``integers`` draws come from a block of uniforms.
+    """A numpy Generator, made on first use, whose scalar ``integers`` draws come from blocks of uniforms.
 
-    Level generators make hundreds of scalar draws; one ``Generator.integers`` call costs microseconds,
-    a list lookup a few tens of nanoseconds.
+    Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
+    microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
+    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, tens of
+    microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
+    that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
+    (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
 
     Example:
         >>> r = FastRng(np.random.default_rng(0))
@@ -85,10 +89,23 @@ class FastRng:
         (True, True)
     """
 
-    def __init__(self, rng: np.random.Generator, block: int = 512):
-        self.rng, self._block = rng, block
+    _FULL = 512
+
+    def __init__(self, seed: Any, block: int = 16):
+        self._seed, self._rng, self._block = seed, None, block
         self._u: list[float] = []
         self._i = 0
+        self._drawn = 0  # uniforms taken from the Generator so far
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
+
+    def _fill(self, n: int) -> None:
+        self._u, self._i = self._u[self._i:] + self.rng.random(n).tolist(), 0
+        self._drawn += n
 
     def integers(self, low: int, high: int | None = None, size: int | None = None) -> Any:
         if high is None:
@@ -96,12 +113,16 @@ class FastRng:
         if size is not None:
             return np.array([self.integers(low, high) for _ in range(size)], dtype=np.int64)
         if self._i == len(self._u):
-            self._u, self._i = self.rng.random(self._block).tolist(), 0
+            # 16, 16, 32, ..., 256 (512 in all), then blocks of 512: block boundaries stay multiples of 512
+            n = min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL
+            self._fill(n)
         u = self._u[self._i]
         self._i += 1
         return low + int(u * (high - low))
 
     def permutation(self, n: int) -> np.ndarray:
+        if self._drawn % self._FULL:
+            self._fill(self._FULL - self._drawn % self._FULL)
         return self.rng.permutation(n)
 
 

@@ -181,6 +181,7 @@ class GridhackCore:
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
         self._specials = any(c >= 8 for c in self.actions)
+        self._has_cmd = [c in self.actions for c in range(Cmd.COUNT)]  # blocks of absent commands are skipped
         # the lava check is skipped for tasks whose levels have none
         self._lava = self.source.has_lava
         self._wp = wp_
@@ -383,7 +384,7 @@ class GridhackCore:
         apos = xp.where(go, tpos, opos)
 
         if slow:
-            msg = self._commands(cmd, ty, tx, tc, msg)
+            msg = self._commands(cmd, tpos, apos, tc, msg)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         dead = None
@@ -419,12 +420,13 @@ class GridhackCore:
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, cmd: Any, ty: Any, tx: Any, tc: Any, msg: Any) -> Any:
+    def _commands(self, cmd: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
-        Each block runs only when some sub-env issued its command (one host check per block).
+        Each block runs only when the task's action set has its command and some sub-env issued it
+        (one host check per block).
         """
-        xp, b = self.xp, self._b
+        xp, has = self.xp, self._has_cmd
         pend = self.pending
         waiting = pend > 0
         is_dir = cmd < 8
@@ -435,82 +437,91 @@ class GridhackCore:
         new_pend = xp.where(waiting, 0, pend)
         item, lev, has_key = self.item, self.lev, self.has_key
 
-        pick = special & (cmd == Cmd.PICKUP)
-        if self._any(pick):
-            uc = self._long(self.cells[b, self.ay, self.ax])
+        pick = special & (cmd == Cmd.PICKUP) if has[Cmd.PICKUP] else None
+        if pick is not None and self._any(pick):
+            uc = self._long(self._cells_f[apos])
             obj = self._object[uc]
             took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
             has_key[...] = xp.where(took & (obj == 0), 1, has_key)
             item[...] = xp.where(took & (obj > 0), obj, item)
-            self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
+            self._cells_f[apos] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
             msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
 
-        quaff = special & (cmd == Cmd.QUAFF)
-        wear = special & (cmd == Cmd.WEAR)
-        if self._any((quaff | wear)):
-            drink = quaff & (item == Item.POTION)
-            don = wear & (item == Item.BOOTS) & (lev == 0)
-            lev[...] = xp.where(drink | don, 1, lev)
-            item[...] = xp.where(drink, Item.NONE, item)
-            msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
-            msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
+        if has[Cmd.QUAFF] or has[Cmd.WEAR]:
+            quaff = special & (cmd == Cmd.QUAFF)
+            wear = special & (cmd == Cmd.WEAR)
+            if self._any(quaff | wear):
+                drink = quaff & (item == Item.POTION)
+                don = wear & (item == Item.BOOTS) & (lev == 0)
+                lev[...] = xp.where(drink | don, 1, lev)
+                item[...] = xp.where(drink, Item.NONE, item)
+                msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
+                msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
 
-        apply = special & (cmd == Cmd.APPLY)
-        zap = special & (cmd == Cmd.ZAP)
-        kick = special & (cmd == Cmd.KICK)
-        if self._any((apply | zap | kick)):
-            can_apply = apply & ((item == Item.HORN) | (has_key > 0))
-            can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
-            new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
-            msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
-            msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
-            msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
+        if has[Cmd.APPLY] or has[Cmd.ZAP] or has[Cmd.KICK]:
+            apply = special & (cmd == Cmd.APPLY)
+            zap = special & (cmd == Cmd.ZAP)
+            kick = special & (cmd == Cmd.KICK)
+            if self._any(apply | zap | kick):
+                can_apply = apply & ((item == Item.HORN) | (has_key > 0))
+                can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
+                new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
+                msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
+                msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
+                msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
 
         if self._any(resolve):  # the direction given to an earlier apply (1), zap (2) or kick (3)
             cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
             death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
-            unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
-            kicked = resolve & (pend == 3)
-            door = self._is_door[tc]
-            opened = unlock & (tc == Cell.DOOR_LOCKED)
-            crash = kicked & door & ((self._rand(2) % 3) == 0)
-            if self._any((opened | crash)):
-                self.cells[b, ty, tx] = xp.astype(
-                    xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
-            msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
-            msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
-                                            xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-            if self._any((cold | death)):
-                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg)
+            if has[Cmd.APPLY]:
+                unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
+                opened = unlock & (tc == Cell.DOOR_LOCKED)
+                if self._any(opened):  # other sub-envs keep their cell as it is now (a door bumped open stays open)
+                    self._cells_f[tpos] = xp.astype(xp.where(opened, Cell.DOOR_OPEN, self._cells_f[tpos]), xp.uint8)
+                msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
+            if has[Cmd.KICK]:
+                kicked = resolve & (pend == 3)
+                door = self._is_door[tc]
+                crash = kicked & door & ((self._rand(2) % 3) == 0)
+                if self._any(crash):
+                    self._cells_f[tpos] = xp.astype(xp.where(crash, Cell.DOORWAY, self._cells_f[tpos]), xp.uint8)
+                msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
+                                                xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
+            if self._any(cold | death):
+                msg = self._rays(cold, death, tpos - apos, msg)
         self.pending = new_pend
         return msg
 
-    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any) -> Any:
+    def _rays(self, cold: Any, death: Any, step: Any, msg: Any) -> Any:
         """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.
 
-        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells.
+        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells
+        from the agent, `step` (B,) apart in flat positions.
         """
         xp, long = self.xp, self._long
         rows = xp.nonzero(cold | death)[0]
         cold_r, death_r = cold[rows], death[rows]
-        ay, ax, dy, dx = self.ay[rows], self.ax[rows], dy[rows], dx[rows]
+        start, step = self._flat(rows, self.ay[rows], self.ax[rows]), step[rows]
         live = cold_r | death_r
         froze, killed = xp.zeros_like(live), xp.zeros_like(live)
-        ys, xs = [], []
+        if self.n_monsters:
+            alive, mpos = self.malive[rows], self._flat(rows, self.my[rows], self.mx[rows])
+        ray = []
         for k in range(1, RAY_RANGE + 1):
-            y, x = ay + dy * k, ax + dx * k
-            c = long(self.cells[rows, y, x])
+            p = start + step * k
+            c = long(self._cells_f[p])
             live = live & ~self._blocks_ray[c]
             freeze = live & cold_r & (c == Cell.LAVA)
             froze = froze | freeze
-            self.cells[rows, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+            self._cells_f[p] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
             if self.n_monsters:
-                hit = (live & death_r)[:, None] & self.malive[rows] & (self.my[rows] == y[:, None]) & (self.mx[rows] == x[:, None])
+                hit = (live & death_r)[:, None] & alive & (mpos == p[:, None])
                 killed = killed | xp.any(hit, axis=1)
-                self.malive[rows] = self.malive[rows] & ~hit
-            ys.append(y)
-            xs.append(x)
-        self._redraw_flat(xp.concat([self._flat(rows, y, x) for y, x in zip(ys, xs)]))
+                alive = alive & ~hit
+            ray.append(p)
+        if self.n_monsters:
+            self.malive[rows] = alive
+        self._redraw_flat(xp.concat(ray))
         froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
         froze_all[rows], killed_all[rows] = froze, killed
         msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)

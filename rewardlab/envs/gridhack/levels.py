@@ -63,6 +63,12 @@ def _interior(top: int, left: int, h: int, w: int) -> list[tuple[int, int]]:
     return [(y, x) for y in range(top + 1, top + h - 1) for x in range(left + 1, left + w - 1)]
 
 
+def _pick_inside(rng: Rng, top: int, left: int, h: int, w: int) -> tuple[int, int]:
+    """One interior cell of a room drawn uniformly: ``_pick(rng, _interior(...))[0]`` without the list."""
+    i = int(rng.integers((h - 2) * (w - 2)))
+    return top + 1 + i // (w - 2), left + 1 + i % (w - 2)
+
+
 def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int, int]]:
     """n distinct cells drawn uniformly."""
     idx: list[int] = []
@@ -160,7 +166,7 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
                     nl = dx if side == 1 else dx - nw + 1
                 if nt < 0 or nl < 0 or nt + nh > H or nl + nw > W:
                     continue
-                if any(_overlap((nt, nl, nh, nw), r) for r in rooms):
+                if _overlaps_any(nt, nl, nh, nw, rooms):
                     continue
                 rooms.append((nt, nl, nh, nw))
                 doors.append((dy, dx))
@@ -180,22 +186,25 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
         _fix_walls(grid)
     for y, x in doors:
         grid[y, x] = door
-    start = _pick(objects, _interior(*rooms[0]))[0]
-    goal = _pick(objects, _interior(*rooms[-1]))[0]
+    start = _pick_inside(objects, *rooms[0])
+    goal = _pick_inside(objects, *rooms[-1])
     grid[goal] = Cell.STAIRS_DOWN
-    free = [c for r in rooms[1:] for c in _interior(*r) if c != goal]
-    monsters = _pick(objects, free, n_monsters) if n_monsters else []
+    monsters = []
+    if n_monsters:
+        free = [c for r in rooms[1:] for c in _interior(*r) if c != goal]
+        monsters = _pick(objects, free, n_monsters)
     return _single(grid, start, monsters)
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    """True when a's inside meets b's rectangle or b's inside meets a's (shared walls are allowed)."""
-
-    def meets(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
-        t, l, h, w = inner[0] + 1, inner[1] + 1, inner[2] - 2, inner[3] - 2
-        return not (t + h <= outer[0] or outer[0] + outer[2] <= t or l + w <= outer[1] or outer[1] + outer[3] <= l)
-
-    return meets(a, b) or meets(b, a)
+def _overlaps_any(t: int, l: int, h: int, w: int, rooms: list[tuple[int, int, int, int]]) -> bool:  # noqa: E741
+    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms`, or the inside of one
+    of them meets its rectangle (shared walls are allowed). Plain loops: placement calls it thousands of times."""
+    for t2, l2, h2, w2 in rooms:
+        if not (t + h - 1 <= t2 or t2 + h2 <= t + 1 or l + w - 1 <= l2 or l2 + w2 <= l + 1):
+            return True
+        if not (t2 + h2 - 1 <= t or t + h <= t2 + 1 or l2 + w2 - 1 <= l or l + w <= l2 + 1):
+            return True
+    return False
 
 
 def crossing(layout: Rng, objects: Rng, *, size: int = 19, n_rivers: int = 13) -> Level:
@@ -313,8 +322,8 @@ def corridors(layout: Rng, objects: Rng, *, n_rooms: int = 5) -> Level:
     stairs down in two different random rooms."""
     grid, rooms = _rooms_and_corridors(layout, n_rooms)
     a, b = _pick(objects, list(range(n_rooms)), 2)
-    start = _pick(objects, _interior(*rooms[a]))[0]
-    goal = _pick(objects, _interior(*rooms[b]))[0]
+    start = _pick_inside(objects, *rooms[a])
+    goal = _pick_inside(objects, *rooms[b])
     grid[goal] = Cell.STAIRS_DOWN
     return _single(grid, start)
 
@@ -335,7 +344,7 @@ def keyroom(layout: Rng, objects: Rng, *, size: int = 10) -> Level:
     else:
         door = (st + int(layout.integers(1, sh - 1)), sl if side == 3 else sl + sw - 1)
     grid[door] = Cell.DOOR_LOCKED
-    goal = _pick(objects, _interior(st, sl, sh, sw))[0]
+    goal = _pick_inside(objects, st, sl, sh, sw)
     grid[goal] = Cell.STAIRS_DOWN
     inside = set(_interior(st - 1, sl - 1, sh + 2, sw + 2))
     free = [c for c in _interior(top, left, size + 2, size + 2) if c not in inside]
@@ -385,7 +394,7 @@ def wod(layout: Rng, objects: Rng) -> Level:
     minotaur = (y, xa + 1 + int(objects.integers(0, length - 1)))
     start, wand = _pick(objects, _interior(top, left, h, w), 2)
     grid[wand] = Cell.WAND_DEATH
-    grid[_pick(objects, _interior(top2, xb, h2, w2))[0]] = Cell.STAIRS_DOWN
+    grid[_pick_inside(objects, top2, xb, h2, w2)] = Cell.STAIRS_DOWN
     return _single(grid, start, [minotaur])
 
 
@@ -396,9 +405,9 @@ def staircase(layout: Rng, objects: Rng, *, depth: int) -> Level:
     for _ in range(depth - 1):
         grid, rooms = _rooms_and_corridors(layout, 3)
         a, b = _pick(objects, [0, 1, 2], 2)
-        start = _pick(objects, _interior(*rooms[a]))[0]
+        start = _pick_inside(objects, *rooms[a])
         grid[start] = Cell.STAIRS_UP
-        grid[_pick(objects, _interior(*rooms[b]))[0]] = Cell.STAIRS_DOWN
+        grid[_pick_inside(objects, *rooms[b])] = Cell.STAIRS_DOWN
         grids.append(grid)
         starts.append(start)
     return Level(np.stack(grids), np.array(starts, dtype=np.int64), np.zeros((0, 2), dtype=np.int64))

@@ -192,6 +192,7 @@ class GridhackCore:
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         if self.n_monsters:
             self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
+            self._other_slot = a(~np.eye(self.n_monsters, dtype=bool))  # [m, k]: k is another slot than m
         # drawn layers: (name, cell -> value table, agent value, monster value)
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
         self._layer_spec = [("glyph", self._cell_glyph, tiles.AGENT_GLYPH, mon[0])]
@@ -280,16 +281,27 @@ class GridhackCore:
         base = self._row_base[rows]
         return (base if y.ndim == 1 else base[:, None]) + y * self._wp + x
 
+    @staticmethod
+    def _or_cols(x: Any) -> Any:
+        """``any(x, axis=1)`` for the few monster slots: column ORs cost a fraction of a reduction."""
+        out = x[:, 0]
+        for m in range(1, x.shape[1]):
+            out = out | x[:, m]
+        return out
+
     def _redraw_flat(self, pos: Any) -> None:
         """Redraw the terrain at flat positions `pos` (repeats are fine)."""
         c = self._long(self._cells_f[pos])
         for layer, table, _, _ in self._layers_f:
             layer[pos] = table[c]
 
-    def _draw_actors(self, rows: Any, apos: Any = None) -> None:
-        """Draw live monsters, then the agent (at flat positions `apos` if known), over sub-envs `rows`."""
+    def _draw_actors(self, rows: Any, apos: Any = None, mpos: Any = None) -> None:
+        """Draw live monsters, then the agent, over sub-envs `rows` (flat positions `apos` of the agent
+        and `mpos` of the monsters are computed if not given)."""
         if self.n_monsters:
-            live = self._flat(rows, self.my[rows], self.mx[rows])[self.malive[rows]]
+            if mpos is None:
+                mpos = self._flat(rows, self.my[rows], self.mx[rows])
+            live = mpos[self.malive[rows]]
             for layer, _, _, value in self._layers_f:
                 layer[live] = value
         if apos is None:
@@ -364,7 +376,7 @@ class GridhackCore:
         if self.n_monsters:
             mpos = self._flat(slice(None), self.my, self.mx)
             hits = self.malive & (mpos == tpos[:, None])
-            melee = xp.any(hits, axis=1)
+            melee = self._or_cols(hits)
             go = go & ~melee
             if move is not None:
                 melee = melee & move
@@ -393,7 +405,7 @@ class GridhackCore:
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             dead = xp.zeros_like(go) if dead is None else dead
-            msg = self._monsters_act(dead, msg, mpos, redraw)
+            msg, mpos = self._monsters_act(dead, msg, mpos, apos, redraw)
             slain = (self.hp <= 0) & ~dead
             msg = xp.where(slain, Msg.DIE, msg)
             dead = dead | slain
@@ -416,7 +428,7 @@ class GridhackCore:
         if self.penalty_step:
             reward = reward + self.penalty_step
         self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
-        self._draw_actors(slice(None), apos)
+        self._draw_actors(slice(None), apos, mpos if self.n_monsters else None)
         self.success = success
         return reward, terminated, truncated
 
@@ -516,7 +528,7 @@ class GridhackCore:
             self._cells_f[p] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
             if self.n_monsters:
                 hit = (live & death_r)[:, None] & alive & (mpos == p[:, None])
-                killed = killed | xp.any(hit, axis=1)
+                killed = killed | self._or_cols(hit)
                 alive = alive & ~hit
             ray.append(p)
         if self.n_monsters:
@@ -528,40 +540,52 @@ class GridhackCore:
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
         return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
 
-    def _monsters_act(self, dead: Any, msg: Any, mpos: Any, redraw: list[Any]) -> Any:
+    def _monsters_act(self, dead: Any, msg: Any, mpos: Any, apos: Any, redraw: list[Any]) -> tuple[Any, Any]:
         """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction.
+        Returns the message and the monsters' flat positions after their moves.
 
         Monsters act in slot order; everything but "is the target cell taken by another monster" is
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
         summing the bites equals applying them one by one).
         """
-        xp = self.xp
+        xp, M = self.xp, self.n_monsters
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]
         alive = self.malive & ~dead[:, None]
         my, mx = self.my, self.mx
         adj = alive & (xp.abs(my - self.ay[:, None]) <= 1) & (xp.abs(mx - self.ax[:, None]) <= 1)
+        if not self._mon_moves and not bool(xp.any(adj)):  # no bite anywhere, and nobody walks
+            return msg, mpos
         r = self._rand(self._mon_salt)  # (B, M)
         bite = adj & ((r & 1) == 0)
-        hp = self.hp - xp.sum(xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0), axis=1)
+        dmg = xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+        hp = self.hp - dmg[:, 0]
+        for m in range(1, M):
+            hp = hp - dmg[:, m]
         self.hp[...] = xp.where(hp < 0, 0, hp)
-        msg = xp.where(xp.any(bite, axis=1), Msg.BITE + kind - 1, msg)
+        msg = xp.where(self._or_cols(bite), Msg.BITE + kind - 1, msg)
         if not self._mon_moves:
-            return msg
+            return msg, mpos
         d = (r >> 8) & 7
         ny, nx = my + self._dy[d], mx + self._dx[d]
         npos = mpos + self._dflat[d]
         ok = alive & ~adj & self._mon_walkable[self._long(self._cells_f[npos])]
-        ok = ok & ~((ny == self.ay[:, None]) & (nx == self.ax[:, None]))
-        cur = self._copy(mpos)  # where each monster stands while the slots move in turn
-        for m in range(self.n_monsters):
-            ok_m = ok[:, m] & ~xp.any(self.malive & (cur == npos[:, m, None]), axis=1)
-            cur[:, m] = xp.where(ok_m, npos[:, m], mpos[:, m])
-            ok[:, m] = ok_m
+        ok = ok & (npos != apos[:, None])  # not onto the agent
+        # In slot order, a move onto a cell where another live monster stands now is refused. That can
+        # only happen where a target is another live monster's cell or target: check that first.
+        clash = M > 1 and bool(xp.any(self.malive[:, None, :] & self._other_slot & (
+            (mpos[:, None, :] == npos[:, :, None]) | (npos[:, None, :] == npos[:, :, None]))))
+        if clash:
+            cur = self._copy(mpos)
+            for m in range(M):  # a monster's own cell never equals its target: every direction moves
+                ok[:, m] = ok[:, m] & ~self._or_cols(self.malive & (cur == npos[:, m, None]))
+                cur[:, m] = xp.where(ok[:, m], npos[:, m], mpos[:, m])
+        else:
+            cur = xp.where(ok, npos, mpos)
         self.my[...] = xp.where(ok, ny, my)
         self.mx[...] = xp.where(ok, nx, mx)
         redraw.append(xp.reshape(mpos, (-1,)))  # the cells they left
-        return msg
+        return msg, cur
 
     def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any, bool]:
         """The `>` command on stairs down: load the next dungeon level, or succeed on the last.

@@ -190,6 +190,7 @@ class GridhackCore:
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
+        self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
             self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
             self._other_slot = a(~np.eye(self.n_monsters, dtype=bool))  # [m, k]: k is another slot than m
@@ -507,33 +508,28 @@ class GridhackCore:
     def _rays(self, cold: Any, death: Any, step: Any, msg: Any) -> Any:
         """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.
 
-        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells
-        from the agent, `step` (B,) apart in flat positions.
+        Only the sub-envs that fire are traced (a gather of their rows), all RAY_RANGE cells from the
+        agent (`step` (B,) apart in flat positions) at once: a ray's cells are distinct, so tracing
+        them together equals tracing them one after the other.
         """
         xp, long = self.xp, self._long
         rows = xp.nonzero(cold | death)[0]
         cold_r, death_r = cold[rows], death[rows]
-        start, step = self._flat(rows, self.ay[rows], self.ax[rows]), step[rows]
-        live = cold_r | death_r
-        froze, killed = xp.zeros_like(live), xp.zeros_like(live)
+        ray = self._flat(rows, self.ay[rows], self.ax[rows])[:, None] + step[rows][:, None] * self._ray_k  # (R, K)
+        c = long(self._cells_f[ray])
+        # a cell is reached if neither it nor a cell before it blocks the ray
+        live = xp.cumulative_sum(xp.astype(self._blocks_ray[c], xp.int64), axis=1) == 0
+        freeze = live & cold_r[:, None] & (c == Cell.LAVA)
+        froze = xp.any(freeze, axis=1)
+        self._cells_f[ray] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+        killed = xp.zeros_like(froze)
         if self.n_monsters:
             alive, mpos = self.malive[rows], self._flat(rows, self.my[rows], self.mx[rows])
-        ray = []
-        for k in range(1, RAY_RANGE + 1):
-            p = start + step * k
-            c = long(self._cells_f[p])
-            live = live & ~self._blocks_ray[c]
-            freeze = live & cold_r & (c == Cell.LAVA)
-            froze = froze | freeze
-            self._cells_f[p] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
-            if self.n_monsters:
-                hit = (live & death_r)[:, None] & alive & (mpos == p[:, None])
-                killed = killed | self._or_cols(hit)
-                alive = alive & ~hit
-            ray.append(p)
-        if self.n_monsters:
-            self.malive[rows] = alive
-        self._redraw_flat(xp.concat(ray))
+            passes = (live & death_r[:, None])[:, :, None] & (ray[:, :, None] == mpos[:, None, :])  # (R, K, M)
+            hit = alive & xp.any(passes, axis=1)
+            killed = xp.any(hit, axis=1)
+            self.malive[rows] = alive & ~hit
+        self._redraw_flat(xp.reshape(ray, (-1,)))
         froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
         froze_all[rows], killed_all[rows] = froze, killed
         msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)

@@ -78,10 +78,10 @@ class LevelSource:
         self.has_lava = bool((probe.cells == Cell.LAVA).any())
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
-            self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape), dtype=a.dtype)
-                                      for a in self._padded(probe)))
+            self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape[1:]), dtype=a.dtype)
+                                      for a in self._padded([probe])))
             self._made = np.zeros(self.num_contexts, dtype=bool)
-        self._cache: OrderedDict[int, LevelBatch] = OrderedDict()
+        self._cache: OrderedDict[int, Level] = OrderedDict()
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
@@ -91,21 +91,29 @@ class LevelSource:
         layout, objects = FastRng([self.offset, lay, 0]), FastRng([self.offset, obj, 1])
         return self.task.generate(layout, objects)
 
-    def _padded(self, level: Level) -> LevelBatch:
-        """One level padded, with its first dungeon level's terrain drawn (resets copy it, not redraw it)."""
-        n, h, w = level.cells.shape
-        cells = np.full((n, h + 2 * PAD, w + 2 * PAD), Cell.STONE, dtype=np.uint8)  # np.pad costs 10x more
-        cells[:, PAD:-PAD, PAD:-PAD] = level.cells
-        first = cells[0]
-        drawn = {name: table[first] for name, table in self._tables}
-        return LevelBatch(cells, level.start + PAD, level.monsters + PAD, *(drawn.get(name) for name in LAYERS))
+    def _padded(self, levels: list[Level]) -> LevelBatch:
+        """Levels padded and stacked, with their first dungeon level's terrain drawn (resets copy it, not
+        redraw it). One set of array operations serves the whole list."""
+        n, (depth, h, w) = len(levels), levels[0].cells.shape
+        cells = np.full((n, depth, h + 2 * PAD, w + 2 * PAD), Cell.STONE, dtype=np.uint8)  # np.pad costs 10x more
+        if n == 1:
+            lv = levels[0]
+            cells[0, :, PAD:-PAD, PAD:-PAD] = lv.cells
+            start, monsters = lv.start[None] + PAD, lv.monsters[None] + PAD
+        else:  # concatenate loops in C; np.stack pays a Python call per level
+            cells[:, :, PAD:-PAD, PAD:-PAD] = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
+            start = np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2) + PAD
+            monsters = np.concatenate([lv.monsters for lv in levels]).reshape(n, len(levels[0].monsters), 2) + PAD
+        top = cells[:, 0]
+        drawn = {name: table[top] for name, table in self._tables}
+        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` context ids drawn uniformly (from the pool, or from [0, 2**31) for fresh levels)."""
         return rng.integers(0, self.n_ids, size=n, dtype=np.int64)
 
     def levels(self, ids: np.ndarray) -> LevelBatch:
-        """The padded levels of contexts `ids` (n,). A single level comes as views (callers copy it)."""
+        """The padded levels of contexts `ids` (n,). Pooled levels of a single id come as views (callers copy them)."""
         if self._pooled:
             if ids.size == 1:  # a reset of one env: no unique/gather machinery
                 c = int(ids[0])
@@ -115,22 +123,19 @@ class LevelSource:
             for c in np.unique(ids[~self._made[ids]]):
                 self._make(int(c))
             return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
-        if ids.size == 1:
-            return LevelBatch(*(None if p is None else p[None] for p in self._one(int(ids[0]))))
-        parts = [self._one(int(c)) for c in ids]
-        return LevelBatch(*(None if p[0] is None else np.stack(p) for p in zip(*parts)))
+        return self._padded([self._one(int(c)) for c in ids])
 
     def _make(self, c: int) -> None:
-        for pool, part in zip(self._pool, self._padded(self.generate(c))):
+        for pool, part in zip(self._pool, self._padded([self.generate(c)])):
             if pool is not None:
-                pool[c] = part
+                pool[c] = part[0]
         self._made[c] = True
 
-    def _one(self, c: int) -> LevelBatch:
+    def _one(self, c: int) -> Level:
         if c in self._cache:
             self._cache.move_to_end(c)
             return self._cache[c]
-        out = self._padded(self.generate(c))
+        out = self.generate(c)
         if self.num_contexts is not None:  # a large finite pool: keep recently used levels
             self._cache[c] = out
             if len(self._cache) > _POOL_LIMIT:

@@ -7,7 +7,13 @@ never over environments. Randomness inside an episode (kicks, monster moves and 
 a counter-based integer hash of a per-episode key, so numpy and torch give identical trajectories.
 
 The display (glyphs, chars, colours with the agent and monsters drawn in) is kept up to date
-incrementally: a step rewrites only the cells it may have changed.
+incrementally: a step rewrites only the cells it may have changed. Cells are addressed by flat
+positions in the padded maps, so each lookup is one 1-D gather.
+
+At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
+their number low. The only B = 1 specialisations are in plumbing, never in the rules: host checks
+read the single item instead of reducing (``_any``), ``observe`` slices the crop instead of
+gathering it, and a one-level reset takes views of the level pool.
 """
 
 from __future__ import annotations

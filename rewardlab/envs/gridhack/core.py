@@ -317,10 +317,11 @@ class GridhackCore:
             layer[apos] = value
 
     # --- observation ----------------------------------------------------------------------------
-    def observe(self) -> dict[str, Any]:
-        """Fresh copies of the observation arrays (never views of the state)."""
+    def observe(self, row: int | None = None) -> dict[str, Any]:
+        """Fresh copies of the observation arrays (never views of the state); of sub-env `row` alone
+        (no leading dimension) if given."""
         xp, keys, obs = self.xp, self.observation_keys, {}
-        win = (slice(None), slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+        win = (slice(None) if row is None else row, slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
         copy = self._copy
         if "glyphs" in keys:
             obs["glyphs"] = copy(self.glyph[win])
@@ -330,14 +331,15 @@ class GridhackCore:
             obs["colors"] = copy(self.color[win])
         if "glyphs_crop" in keys and self.num_envs == 1 and xp is np:  # a plain slice beats a gather here
             y, x = int(self.ay[0]), int(self.ax[0])
-            obs["glyphs_crop"] = self.glyph[:, y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
+            obs["glyphs_crop"] = self.glyph[win[0], y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
-            obs["glyphs_crop"] = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+            crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+            obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
-            obs["blstats"] = self.stats.T - self._bl_offset
+            obs["blstats"] = (self.stats.T if row is None else self.stats[:, row]) - self._bl_offset
         if "message" in keys:
-            obs["message"] = self._msg_table[self.msg]
+            obs["message"] = self._msg_table[self.msg] if row is None else copy(self._msg_table[self.msg[row]])
         return obs
 
     # --- step -----------------------------------------------------------------------------------
@@ -365,10 +367,7 @@ class GridhackCore:
         slow = self._specials and any_((cmd >= 8) | (self.pending > 0))
         move = ((cmd < 8) & (self.pending == 0)) if slow else None
         d = cmd & 7 if slow else cmd
-        old = self._copy(self.stats[:2])  # rows BL_X, BL_Y
-        target = old + self._dxy[:, d]
-        (ox, oy), (tx, ty) = old, target
-        opos = self._row_base + oy * self._wp + ox
+        opos = self._row_base + self.ay * self._wp + self.ax
         tpos = opos + self._dflat[d]
         tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
@@ -399,7 +398,7 @@ class GridhackCore:
             self._cells_f[tpos] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
             if len(redraw) == 1:
                 redraw.append(tpos)
-        self.stats[:2] = xp.where(go, target, old)
+        self.stats[:2] += self._dxy[:, d] * go  # rows BL_X, BL_Y
         apos = xp.where(go, tpos, opos)
 
         if slow:
@@ -434,8 +433,10 @@ class GridhackCore:
         reward = xp.astype(success, xp.float64)
         if self.penalty_step:
             reward = reward + self.penalty_step
-        self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
-        self._draw_actors(slice(None), apos, mpos if self.n_monsters else None)
+        # nothing to redraw when no agent moved and no cell may have changed (frequent at B = 1)
+        if len(redraw) > 1 or apos is None or any_(go):
+            self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
+            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None)
         self.success = success
         return reward, terminated, truncated
 

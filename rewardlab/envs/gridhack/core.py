@@ -443,11 +443,18 @@ class GridhackCore:
     def _commands(self, cmd: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
-        Each block runs only when the task's action set has its command and some sub-env issued it
-        (one host check per block).
+        Each block runs only when some sub-env issued its command (blocks of commands outside the
+        action set are skipped outright; one host check per block otherwise).
         """
-        xp, has = self.xp, self._has_cmd
+        xp = self.xp
         pend = self.pending
+        # Commands some sub-env may have issued: the action set's, or at B = 1 (numpy) exactly the one
+        # read on the host, so that the blocks of the others are skipped without building their masks.
+        if self.num_envs == 1 and xp is np:
+            c = int(cmd[0])
+            issued = (c,) if c >= 8 and int(pend[0]) == 0 else ()
+        else:
+            issued = self.actions
         waiting = pend > 0
         is_dir = cmd < 8
         special = ~is_dir & ~waiting
@@ -457,7 +464,7 @@ class GridhackCore:
         new_pend = xp.where(waiting, 0, pend)
         item, lev, has_key = self.item, self.lev, self.has_key
 
-        pick = special & (cmd == Cmd.PICKUP) if has[Cmd.PICKUP] else None
+        pick = special & (cmd == Cmd.PICKUP) if Cmd.PICKUP in issued else None
         if pick is not None and self._any(pick):
             uc = self._long(self._cells_f[apos])
             obj = self._object[uc]
@@ -467,7 +474,7 @@ class GridhackCore:
             self._cells_f[apos] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
             msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
 
-        if has[Cmd.QUAFF] or has[Cmd.WEAR]:
+        if Cmd.QUAFF in issued or Cmd.WEAR in issued:
             quaff = special & (cmd == Cmd.QUAFF)
             wear = special & (cmd == Cmd.WEAR)
             if self._any(quaff | wear):
@@ -478,7 +485,7 @@ class GridhackCore:
                 msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
                 msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
 
-        if has[Cmd.APPLY] or has[Cmd.ZAP] or has[Cmd.KICK]:
+        if Cmd.APPLY in issued or Cmd.ZAP in issued or Cmd.KICK in issued:
             apply = special & (cmd == Cmd.APPLY)
             zap = special & (cmd == Cmd.ZAP)
             kick = special & (cmd == Cmd.KICK)
@@ -493,13 +500,13 @@ class GridhackCore:
         if self._any(resolve):  # the direction given to an earlier apply (1), zap (2) or kick (3)
             cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
             death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
-            if has[Cmd.APPLY]:
+            if self._has_cmd[Cmd.APPLY]:
                 unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
                 opened = unlock & (tc == Cell.DOOR_LOCKED)
                 if self._any(opened):  # other sub-envs keep their cell as it is now (a door bumped open stays open)
                     self._cells_f[tpos] = xp.astype(xp.where(opened, Cell.DOOR_OPEN, self._cells_f[tpos]), xp.uint8)
                 msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
-            if has[Cmd.KICK]:
+            if self._has_cmd[Cmd.KICK]:
                 kicked = resolve & (pend == 3)
                 door = self._is_door[tc]
                 crash = kicked & door & ((self._rand(2) % 3) == 0)

@@ -18,28 +18,32 @@ from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell
 from rewardlab.errors import InvalidParameter
 
-__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "FRESH_CONTEXTS"]
+__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS"]
 
 STRUCTURES = ("all", "layout_only", "objects_only")
+LAYERS = ("glyph", "char", "color")  # the display layers a LevelBatch may carry
+_TABLES = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
 
 
 class LevelBatch(NamedTuple):
     """Padded levels of n contexts: ``cells`` (n, L, H+2P, W+2P), ``start`` (n, L, 2), ``monsters``
-    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P).
-    :meth:`LevelSource.levels` returns one (see its example)."""
+    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P;
+    None for a layer the source was not asked to draw). :meth:`LevelSource.levels` returns one (see its
+    example)."""
 
     cells: np.ndarray
     start: np.ndarray
     monsters: np.ndarray
-    glyph: np.ndarray
-    char: np.ndarray
-    color: np.ndarray
+    glyph: np.ndarray | None
+    char: np.ndarray | None
+    color: np.ndarray | None
 
 
 class LevelSource:
-    """Levels of one task, padded with :data:`PAD` stone cells on every side.
+    """Levels of one task, padded with :data:`PAD` stone cells on every side, with the display layers
+    named in ``layers`` drawn.
 
     Example:
         >>> from rewardlab.envs.gridhack.tasks import TASKS
@@ -50,7 +54,7 @@ class LevelSource:
     """
 
     def __init__(self, task: TaskSpec, num_contexts: int | None, context_seed_offset: int = 0,
-                 structure: str = "all"):
+                 structure: str = "all", layers: tuple[str, ...] = LAYERS):
         # A pool of 0 contexts has no level to reset to; a negative offset is not a valid seed.
         if num_contexts is not None and (isinstance(num_contexts, bool) or not isinstance(num_contexts, (int, np.integer))
                                          or num_contexts < 1):
@@ -61,7 +65,10 @@ class LevelSource:
             raise InvalidParameter(f"`context_seed_offset` must be a non-negative int. Received {context_seed_offset!r}")
         if structure not in STRUCTURES:
             raise InvalidParameter(f"`structure` must be one of {STRUCTURES}. Received {structure!r}")
+        if not set(layers) <= set(LAYERS):
+            raise InvalidParameter(f"`layers` must be a subset of {LAYERS}. Received {tuple(layers)!r}")
         self.task = task
+        self._tables = [(name, _TABLES[name]) for name in layers]
         self.num_contexts = None if num_contexts is None else int(num_contexts)
         self.offset = int(context_seed_offset)
         self.structure = structure
@@ -71,49 +78,64 @@ class LevelSource:
         self.has_lava = bool((probe.cells == Cell.LAVA).any())
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
-            self._pool = LevelBatch(*(np.zeros((self.num_contexts, *a.shape), dtype=a.dtype)
-                                      for a in self._padded(probe)))
+            self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape[1:]), dtype=a.dtype)
+                                      for a in self._padded([probe])))
             self._made = np.zeros(self.num_contexts, dtype=bool)
-        self._cache: OrderedDict[int, LevelBatch] = OrderedDict()
+        self._cache: OrderedDict[int, Level] = OrderedDict()
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
         lay = 0 if self.structure == "objects_only" else context_id
         obj = 0 if self.structure == "layout_only" else context_id
-        layout = FastRng(np.random.default_rng(np.random.SeedSequence([self.offset, lay, 0])))
-        objects = FastRng(np.random.default_rng(np.random.SeedSequence([self.offset, obj, 1])))
+        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); FastRng only builds it if it draws
+        layout, objects = FastRng([self.offset, lay, 0]), FastRng([self.offset, obj, 1])
         return self.task.generate(layout, objects)
 
-    @staticmethod
-    def _padded(level: Level) -> LevelBatch:
-        """One level padded, with its first dungeon level's terrain drawn (resets copy it, not redraw it)."""
-        n, h, w = level.cells.shape
-        cells = np.full((n, h + 2 * PAD, w + 2 * PAD), Cell.STONE, dtype=np.uint8)  # np.pad costs 10x more
-        cells[:, PAD:-PAD, PAD:-PAD] = level.cells
-        first = cells[0]
-        return LevelBatch(cells, level.start + PAD, level.monsters + PAD, CELL_GLYPH[first], CELL_CHAR[first],
-                          CELL_COLOR[first])
+    def _padded(self, levels: list[Level]) -> LevelBatch:
+        """Levels padded and stacked, with their first dungeon level's terrain drawn (resets copy it, not
+        redraw it). One set of array operations serves the whole list."""
+        n, (depth, h, w) = len(levels), levels[0].cells.shape
+        cells = np.full((n, depth, h + 2 * PAD, w + 2 * PAD), Cell.STONE, dtype=np.uint8)  # np.pad costs 10x more
+        if n == 1:
+            lv = levels[0]
+            cells[0, :, PAD:-PAD, PAD:-PAD] = lv.cells
+            start, monsters = lv.start[None] + PAD, lv.monsters[None] + PAD
+        else:  # concatenate loops in C; np.stack pays a Python call per level
+            cells[:, :, PAD:-PAD, PAD:-PAD] = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
+            start = np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2) + PAD
+            monsters = np.concatenate([lv.monsters for lv in levels]).reshape(n, len(levels[0].monsters), 2) + PAD
+        top = cells[:, 0]
+        drawn = {name: table[top] for name, table in self._tables}
+        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` context ids drawn uniformly (from the pool, or from [0, 2**31) for fresh levels)."""
         return rng.integers(0, self.n_ids, size=n, dtype=np.int64)
 
     def levels(self, ids: np.ndarray) -> LevelBatch:
-        """The padded levels of contexts `ids` (n,)."""
+        """The padded levels of contexts `ids` (n,). Pooled levels of a single id come as views (callers copy them)."""
         if self._pooled:
+            if ids.size == 1:  # a reset of one env: no unique/gather machinery
+                c = int(ids[0])
+                if not self._made[c]:
+                    self._make(c)
+                return LevelBatch(*(None if pool is None else pool[c : c + 1] for pool in self._pool))
             for c in np.unique(ids[~self._made[ids]]):
-                for pool, part in zip(self._pool, self._padded(self.generate(int(c)))):
-                    pool[c] = part
-                self._made[c] = True
-            return LevelBatch(*(pool[ids] for pool in self._pool))
-        parts = [self._one(int(c)) for c in ids]
-        return LevelBatch(*(np.stack(p) for p in zip(*parts)))
+                self._make(int(c))
+            return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
+        return self._padded([self._one(int(c)) for c in ids])
 
-    def _one(self, c: int) -> LevelBatch:
+    def _make(self, c: int) -> None:
+        for pool, part in zip(self._pool, self._padded([self.generate(c)])):
+            if pool is not None:
+                pool[c] = part[0]
+        self._made[c] = True
+
+    def _one(self, c: int) -> Level:
         if c in self._cache:
             self._cache.move_to_end(c)
             return self._cache[c]
-        out = self._padded(self.generate(c))
+        out = self.generate(c)
         if self.num_contexts is not None:  # a large finite pool: keep recently used levels
             self._cache[c] = out
             if len(self._cache) > _POOL_LIMIT:

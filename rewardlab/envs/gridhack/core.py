@@ -7,7 +7,13 @@ never over environments. Randomness inside an episode (kicks, monster moves and 
 a counter-based integer hash of a per-episode key, so numpy and torch give identical trajectories.
 
 The display (glyphs, chars, colours with the agent and monsters drawn in) is kept up to date
-incrementally: a step rewrites only the cells it may have changed.
+incrementally: a step rewrites only the cells it may have changed. Cells are addressed by flat
+positions in the padded maps, so each lookup is one 1-D gather.
+
+At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
+their number low. The only B = 1 specialisations are in plumbing, never in the rules: host checks
+read the single item instead of reducing (``_any``), ``observe`` slices the crop instead of
+gathering it, and a one-level reset takes views of the level pool.
 """
 
 from __future__ import annotations
@@ -73,6 +79,18 @@ def _torch_copy(x: Any) -> Any:
     return x.clone()
 
 
+def _np_any(x: Any) -> bool:
+    return bool(x.any())
+
+
+def _np_first(x: Any) -> bool:  # any() of a (1,) array: an item read costs a tenth of a reduction
+    return bool(x[0])
+
+
+def _torch_any(x: Any) -> bool:
+    return bool(x.any())
+
+
 class GridhackCore:
     """State and dynamics of ``num_envs`` gridhack episodes of one task.
 
@@ -120,17 +138,18 @@ class GridhackCore:
         if backend not in ("numpy", "torch"):
             raise InvalidParameter(f"`backend` must be 'numpy' or 'torch'. Received {backend!r}")
         self.backend = backend
-        self._bind_namespace()
         self.task, self.num_envs, self.device = task, int(num_envs), device
+        self._bind_namespace()
         self.observation_keys = tuple(observation_keys)
         self.max_episode_steps = max_episode_steps
         self.penalty_step = float(penalty_step)
-        self.source = LevelSource(task, num_contexts, context_seed_offset, structure)
+        self._draw_chars = "chars" in self.observation_keys
+        self._draw_colors = "colors" in self.observation_keys
+        layers = ("glyph", *(("char",) if self._draw_chars else ()), *(("color",) if self._draw_colors else ()))
+        self.source = LevelSource(task, num_contexts, context_seed_offset, structure, layers)
         self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
         self.n_monsters = self.source.n_monsters
         self._mon_moves = _MON_MOVES.get(task.monster, False)
-        self._draw_chars = "chars" in self.observation_keys
-        self._draw_colors = "colors" in self.observation_keys
 
         xp, B = self.xp, self.num_envs
         a = self._a
@@ -160,15 +179,15 @@ class GridhackCore:
         # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
         # named attributes are views that the step updates in place
         self.stats = z(tiles.BLSTATS_LEN, B)
-        self._bind_views()
         self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
+        self._bl_reset = a(np.array([[HP_MAX], [1], [0], [0], [0], [0]], dtype=np.int64))  # hp .. time at reset
         self.pending, self.msg, self.key = z(B), z(B), z(B)
         self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
         self.malive = z(B, self.n_monsters, dtype=xp.bool)
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
-        self._b2 = xp.concat([self._b, self._b])
         self._specials = any(c >= 8 for c in self.actions)
+        self._has_cmd = [c in self.actions for c in range(Cmd.COUNT)]  # blocks of absent commands are skipped
         # the lava check is skipped for tasks whose levels have none
         self._lava = self.source.has_lava
         self._wp = wp_
@@ -176,29 +195,41 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
-        layers = [(self.glyph, 0), *([(self.char, 1)] if self._draw_chars else []),
-                  *([(self.color, 2)] if self._draw_colors else [])]
-        agent = (tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR)
-        self._agent_layers = [(layer, agent[i]) for layer, i in layers]
+        self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
+        self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
+        if self.n_monsters:
+            self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
+            self._other_slot = a(~np.eye(self.n_monsters, dtype=bool))  # [m, k]: k is another slot than m
+        # drawn layers: (name, cell -> value table, agent value, monster value)
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
-        mon = (mon[0], ord(mon[1]), mon[2])
-        self._monster_layers = [(layer, mon[i]) for layer, i in layers]
+        self._layer_spec = [("glyph", self._cell_glyph, tiles.AGENT_GLYPH, mon[0])]
+        if self._draw_chars:
+            self._layer_spec.append(("char", self._cell_char, ord(tiles.AGENT_CHAR), ord(mon[1])))
+        if self._draw_colors:
+            self._layer_spec.append(("color", self._cell_color, tiles.AGENT_COLOR, mon[2]))
+        self._bind_views()
 
     def _bind_namespace(self) -> None:
         """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
         if self.backend == "numpy":
             self.xp, self._long, self._copy = np, _same, _np_copy
+            self._any = _np_first if self.num_envs == 1 else _np_any
         else:
             import array_api_compat
             import torch
 
             self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
+            self._any = _torch_any
 
     def _bind_views(self) -> None:
         (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
          self.time) = (self.stats[i] for i in range(tiles.BLSTATS_LEN))
+        # flat views of the maps: a 1-D gather at flat positions costs a fraction of a (b, y, x) gather
+        self._cells_f = self.cells.reshape(-1)
+        self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
 
-    _UNPICKLED = ("xp", "_long", "_copy", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time")
+    _UNPICKLED = ("xp", "_long", "_copy", "_any", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
+                  "_cells_f", "_layers_f")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -226,22 +257,17 @@ class GridhackCore:
         lv = self.source.levels(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
-        rows = self._a(rows_np)
+        rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
         self.cells[rows] = self._a(cells[:, 0])
-        self.glyph[rows] = self._a(lv.glyph)
-        if self._draw_chars:
-            self.char[rows] = self._a(lv.char)
-        if self._draw_colors:
-            self.color[rows] = self._a(lv.color)
+        for name, *_ in self._layer_spec:
+            getattr(self, name)[rows] = self._a(getattr(lv, name))
         if self.stack is not None:
             self.stack[rows] = self._a(cells)
         self.stack_start[rows] = self._a(start)
-        start0 = self._a(start[:, 0])
-        self.ay[rows], self.ax[rows] = start0[:, 0], start0[:, 1]
-        self.hp[rows] = HP_MAX
-        self.depth[rows] = 1
-        for s in (self.has_key, self.item, self.lev, self.time, self.pending, self.msg):
-            s[rows] = 0
+        self.stats[:2, rows] = self._a(np.ascontiguousarray(start[:, 0, ::-1].T))  # (y, x) -> rows x, y
+        self.stats[2:, rows] = self._bl_reset
+        self.pending[rows] = 0
+        self.msg[rows] = 0
         self.success[rows] = False
         self.key[rows] = self._a(keys)
         if self.n_monsters:
@@ -253,50 +279,49 @@ class GridhackCore:
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""
         c = self._long(self.cells[rows])
-        self.glyph[rows] = self._cell_glyph[c]
-        if self._draw_chars:
-            self.char[rows] = self._cell_char[c]
-        if self._draw_colors:
-            self.color[rows] = self._cell_color[c]
+        for name, table, *_ in self._layer_spec:
+            getattr(self, name)[rows] = table[c]
         self._draw_actors(rows)
 
-    def _redraw_cells(self, ys: list[Any], xs: list[Any]) -> None:
-        """Redraw the display at cells (ys[k][i], xs[k][i]) of every sub-env i, then the actors."""
-        xp = self.xp
-        if len(ys) == 1:
-            b, y, x = self._b, ys[0], xs[0]
-        else:
-            b = self._b2 if len(ys) == 2 else xp.concat([self._b] * len(ys))
-            y, x = xp.concat(ys), xp.concat(xs)
-        self._redraw_at(b, y, x)
-        self._draw_actors(self._b)
+    def _flat(self, rows: Any, y: Any, x: Any) -> Any:
+        """Flat positions in the maps of cells (y, x) of sub-envs `rows` (y, x: (n,) or (n, k))."""
+        base = self._row_base[rows]
+        return (base if y.ndim == 1 else base[:, None]) + y * self._wp + x
 
-    def _redraw_at(self, b: Any, y: Any, x: Any) -> None:
-        """Redraw the terrain at cells (b, y, x) (flat index arrays; repeats are fine)."""
-        c = self._long(self.cells[b, y, x])
-        self.glyph[b, y, x] = self._cell_glyph[c]
-        if self._draw_chars:
-            self.char[b, y, x] = self._cell_char[c]
-        if self._draw_colors:
-            self.color[b, y, x] = self._cell_color[c]
+    @staticmethod
+    def _or_cols(x: Any) -> Any:
+        """``any(x, axis=1)`` for the few monster slots: column ORs cost a fraction of a reduction."""
+        out = x[:, 0]
+        for m in range(1, x.shape[1]):
+            out = out | x[:, m]
+        return out
 
-    def _draw_actors(self, rows: Any) -> None:
-        """Draw live monsters, then the agent, over the display of sub-envs `rows`."""
-        xp = self.xp
-        every = rows is self._b
-        for m in range(self.n_monsters):
-            alive, y, x = self.malive[rows, m], self.my[rows, m], self.mx[rows, m]
-            for layer, value in self._monster_layers:
-                layer[rows, y, x] = xp.where(alive, value, layer[rows, y, x])
-        ay, ax = (self.ay, self.ax) if every else (self.ay[rows], self.ax[rows])
-        for layer, value in self._agent_layers:
-            layer[rows, ay, ax] = value
+    def _redraw_flat(self, pos: Any) -> None:
+        """Redraw the terrain at flat positions `pos` (repeats are fine)."""
+        c = self._long(self._cells_f[pos])
+        for layer, table, _, _ in self._layers_f:
+            layer[pos] = table[c]
+
+    def _draw_actors(self, rows: Any, apos: Any = None, mpos: Any = None) -> None:
+        """Draw live monsters, then the agent, over sub-envs `rows` (flat positions `apos` of the agent
+        and `mpos` of the monsters are computed if not given)."""
+        if self.n_monsters:
+            if mpos is None:
+                mpos = self._flat(rows, self.my[rows], self.mx[rows])
+            live = mpos[self.malive[rows]]
+            for layer, _, _, value in self._layers_f:
+                layer[live] = value
+        if apos is None:
+            apos = self._flat(rows, self.ay[rows], self.ax[rows])
+        for layer, _, value, _ in self._layers_f:
+            layer[apos] = value
 
     # --- observation ----------------------------------------------------------------------------
-    def observe(self) -> dict[str, Any]:
-        """Fresh copies of the observation arrays (never views of the state)."""
+    def observe(self, row: int | None = None) -> dict[str, Any]:
+        """Fresh copies of the observation arrays (never views of the state); of sub-env `row` alone
+        (no leading dimension) if given."""
         xp, keys, obs = self.xp, self.observation_keys, {}
-        win = (slice(None), slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+        win = (slice(None) if row is None else row, slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
         copy = self._copy
         if "glyphs" in keys:
             obs["glyphs"] = copy(self.glyph[win])
@@ -306,20 +331,23 @@ class GridhackCore:
             obs["colors"] = copy(self.color[win])
         if "glyphs_crop" in keys and self.num_envs == 1 and xp is np:  # a plain slice beats a gather here
             y, x = int(self.ay[0]), int(self.ax[0])
-            obs["glyphs_crop"] = self.glyph[:, y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
+            obs["glyphs_crop"] = self.glyph[win[0], y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
-            obs["glyphs_crop"] = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+            crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+            obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
-            obs["blstats"] = self.stats.T - self._bl_offset
+            obs["blstats"] = (self.stats.T if row is None else self.stats[:, row]) - self._bl_offset
         if "message" in keys:
-            obs["message"] = self._msg_table[self.msg]
+            obs["message"] = self._msg_table[self.msg] if row is None else copy(self._msg_table[self.msg[row]])
         return obs
 
     # --- step -----------------------------------------------------------------------------------
-    def _rand(self, salt: int) -> Any:
-        """A 32-bit hash of (episode key, time, salt) per sub-env; identical on every backend."""
-        x = (self.key * 0x2C1B3C6D + self.time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+    def _rand(self, salt: Any) -> Any:
+        """A 32-bit hash of (episode key, time, salt) per sub-env, (B,) for an int salt and (B, k) for
+        k salts; identical on every backend."""
+        key, time = (self.key, self.time) if isinstance(salt, int) else (self.key[:, None], self.time[:, None])
+        x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
         x = x ^ (x >> 15)
         x = (x * 0x2C1B3C6D) & _MASK32
         x = x ^ (x >> 12)
@@ -331,34 +359,34 @@ class GridhackCore:
         leaves ``success`` (B,) set. Read observations with :meth:`observe`.
 
         Sub-envs whose episode ended keep stepping on stale state until a front resets them.
+        Cells are addressed by flat positions in the maps (``_flat``): one 1-D gather per lookup.
         """
-        xp, b, long = self.xp, self._b, self._long
+        xp, long, any_ = self.xp, self._long, self._any
         cmd = self._act[actions]
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
-        slow = self._specials and bool(((cmd >= 8) | (self.pending > 0)).any())
+        slow = self._specials and any_((cmd >= 8) | (self.pending > 0))
         move = ((cmd < 8) & (self.pending == 0)) if slow else None
         d = cmd & 7 if slow else cmd
-        old = self._copy(self.stats[:2])  # rows BL_X, BL_Y
-        target = old + self._dxy[:, d]
-        (ox, oy), (tx, ty) = old, target
-        tc = long(self.cells[b, ty, tx])
+        opos = self._row_base + self.ay * self._wp + self.ax
+        tpos = opos + self._dflat[d]
+        tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
-        redraw_y, redraw_x = [oy], [ox]
+        redraw = [opos]
         if slow or self.n_monsters:
-            redraw_y.append(ty)
-            redraw_x.append(tx)
+            redraw.append(tpos)
 
         go = self._walkable[tc]
         msg = self._move_msg[tc]
         if move is not None:
             go, msg = go & move, xp.where(move, msg, 0)
         if self.n_monsters:
-            hits = self.malive & (self.my == ty[:, None]) & (self.mx == tx[:, None])
-            melee = xp.any(hits, axis=1)
+            mpos = self._flat(slice(None), self.my, self.mx)
+            hits = self.malive & (mpos == tpos[:, None])
+            melee = self._or_cols(hits)
             go = go & ~melee
             if move is not None:
                 melee = melee & move
-            if melee.any():
+            if any_(melee):
                 kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
                 self.malive[...] = self.malive & ~(hits & kill[:, None])
                 kind = self.task.monster - 1
@@ -366,16 +394,16 @@ class GridhackCore:
         opens = self._bump_opens[tc]
         if move is not None:
             opens = opens & move
-        if opens.any():
-            self.cells[b, ty, tx] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
-            if len(redraw_y) == 1:
-                redraw_y.append(ty)
-                redraw_x.append(tx)
-        self.stats[:2] = xp.where(go, target, old)
+        if any_(opens):
+            self._cells_f[tpos] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
+            if len(redraw) == 1:
+                redraw.append(tpos)
+        self.stats[:2] += self._dxy[:, d] * go  # rows BL_X, BL_Y
+        apos = xp.where(go, tpos, opos)
 
         if slow:
-            msg = self._commands(cmd, move, ty, tx, tc, msg, redraw_y, redraw_x)
-        uc = long(self.cells[b, self.ay, self.ax])
+            msg = self._commands(cmd, tpos, apos, tc, msg)
+        uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         dead = None
         if self._lava:
@@ -383,12 +411,14 @@ class GridhackCore:
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             dead = xp.zeros_like(go) if dead is None else dead
-            msg = self._monsters_act(dead, msg, redraw_y, redraw_x)
+            msg, mpos = self._monsters_act(dead, msg, mpos, apos, redraw)
             slain = (self.hp <= 0) & ~dead
             msg = xp.where(slain, Msg.DIE, msg)
             dead = dead | slain
         if self.task.multilevel:
-            success, msg = self._descend(cmd, move, msg)
+            success, msg, descended = self._descend(cmd, move, msg)
+            if descended:
+                apos = None  # the agent now stands on a new level's start: _draw_actors reads it
         else:
             success = self._is_goal[uc]
             if dead is not None:
@@ -403,18 +433,28 @@ class GridhackCore:
         reward = xp.astype(success, xp.float64)
         if self.penalty_step:
             reward = reward + self.penalty_step
-        self._redraw_cells(redraw_y, redraw_x)
+        # nothing to redraw when no agent moved and no cell may have changed (frequent at B = 1)
+        if len(redraw) > 1 or apos is None or any_(go):
+            self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
+            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None)
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, cmd: Any, move: Any, ty: Any, tx: Any, tc: Any, msg: Any,
-                  redraw_y: list[Any], redraw_x: list[Any]) -> Any:
+    def _commands(self, cmd: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
-        Each block runs only when some sub-env issued its command (one host check per block).
+        Each block runs only when some sub-env issued its command (blocks of commands outside the
+        action set are skipped outright; one host check per block otherwise).
         """
-        xp, b = self.xp, self._b
+        xp = self.xp
         pend = self.pending
+        # Commands some sub-env may have issued: the action set's, or at B = 1 (numpy) exactly the one
+        # read on the host, so that the blocks of the others are skipped without building their masks.
+        if self.num_envs == 1 and xp is np:
+            c = int(cmd[0])
+            issued = (c,) if c >= 8 and int(pend[0]) == 0 else ()
+        else:
+            issued = self.actions
         waiting = pend > 0
         is_dir = cmd < 8
         special = ~is_dir & ~waiting
@@ -424,132 +464,157 @@ class GridhackCore:
         new_pend = xp.where(waiting, 0, pend)
         item, lev, has_key = self.item, self.lev, self.has_key
 
-        pick = special & (cmd == Cmd.PICKUP)
-        if pick.any():
-            uc = self._long(self.cells[b, self.ay, self.ax])
+        pick = special & (cmd == Cmd.PICKUP) if Cmd.PICKUP in issued else None
+        if pick is not None and self._any(pick):
+            uc = self._long(self._cells_f[apos])
             obj = self._object[uc]
             took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
             has_key[...] = xp.where(took & (obj == 0), 1, has_key)
             item[...] = xp.where(took & (obj > 0), obj, item)
-            self.cells[b, self.ay, self.ax] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
+            self._cells_f[apos] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
             msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
 
-        quaff = special & (cmd == Cmd.QUAFF)
-        wear = special & (cmd == Cmd.WEAR)
-        if (quaff | wear).any():
-            drink = quaff & (item == Item.POTION)
-            don = wear & (item == Item.BOOTS) & (lev == 0)
-            lev[...] = xp.where(drink | don, 1, lev)
-            item[...] = xp.where(drink, Item.NONE, item)
-            msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
-            msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
+        if Cmd.QUAFF in issued or Cmd.WEAR in issued:
+            quaff = special & (cmd == Cmd.QUAFF)
+            wear = special & (cmd == Cmd.WEAR)
+            if self._any(quaff | wear):
+                drink = quaff & (item == Item.POTION)
+                don = wear & (item == Item.BOOTS) & (lev == 0)
+                lev[...] = xp.where(drink | don, 1, lev)
+                item[...] = xp.where(drink, Item.NONE, item)
+                msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
+                msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
 
-        apply = special & (cmd == Cmd.APPLY)
-        zap = special & (cmd == Cmd.ZAP)
-        kick = special & (cmd == Cmd.KICK)
-        if (apply | zap | kick).any():
-            can_apply = apply & ((item == Item.HORN) | (has_key > 0))
-            can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
-            new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
-            msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
-            msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
-            msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
+        if Cmd.APPLY in issued or Cmd.ZAP in issued or Cmd.KICK in issued:
+            apply = special & (cmd == Cmd.APPLY)
+            zap = special & (cmd == Cmd.ZAP)
+            kick = special & (cmd == Cmd.KICK)
+            if self._any(apply | zap | kick):
+                can_apply = apply & ((item == Item.HORN) | (has_key > 0))
+                can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
+                new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
+                msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
+                msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
+                msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
 
-        if resolve.any():  # the direction given to an earlier apply (1), zap (2) or kick (3)
+        if self._any(resolve):  # the direction given to an earlier apply (1), zap (2) or kick (3)
             cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
             death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
-            unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
-            kicked = resolve & (pend == 3)
-            door = self._is_door[tc]
-            opened = unlock & (tc == Cell.DOOR_LOCKED)
-            crash = kicked & door & ((self._rand(2) % 3) == 0)
-            if (opened | crash).any():
-                self.cells[b, ty, tx] = xp.astype(
-                    xp.where(opened, Cell.DOOR_OPEN, xp.where(crash, Cell.DOORWAY, tc)), xp.uint8)
-            msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
-            msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
-                                            xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-            if (cold | death).any():
-                msg = self._rays(cold, death, ty - self.ay, tx - self.ax, msg)
+            if self._has_cmd[Cmd.APPLY]:
+                unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
+                opened = unlock & (tc == Cell.DOOR_LOCKED)
+                if self._any(opened):  # other sub-envs keep their cell as it is now (a door bumped open stays open)
+                    self._cells_f[tpos] = xp.astype(xp.where(opened, Cell.DOOR_OPEN, self._cells_f[tpos]), xp.uint8)
+                msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
+            if self._has_cmd[Cmd.KICK]:
+                kicked = resolve & (pend == 3)
+                door = self._is_door[tc]
+                crash = kicked & door & ((self._rand(2) % 3) == 0)
+                if self._any(crash):
+                    self._cells_f[tpos] = xp.astype(xp.where(crash, Cell.DOORWAY, self._cells_f[tpos]), xp.uint8)
+                msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
+                                                xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
+            if self._any(cold | death):
+                msg = self._rays(cold, death, tpos - apos, msg)
         self.pending = new_pend
         return msg
 
-    def _rays(self, cold: Any, death: Any, dy: Any, dx: Any, msg: Any) -> Any:
+    def _rays(self, cold: Any, death: Any, step: Any, msg: Any) -> Any:
         """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.
 
-        Only the sub-envs that fire are traced (a gather of their rows), over at most RAY_RANGE cells.
+        Only the sub-envs that fire are traced (a gather of their rows), all RAY_RANGE cells from the
+        agent (`step` (B,) apart in flat positions) at once: a ray's cells are distinct, so tracing
+        them together equals tracing them one after the other.
         """
         xp, long = self.xp, self._long
         rows = xp.nonzero(cold | death)[0]
         cold_r, death_r = cold[rows], death[rows]
-        ay, ax, dy, dx = self.ay[rows], self.ax[rows], dy[rows], dx[rows]
-        live = cold_r | death_r
-        froze, killed = xp.zeros_like(live), xp.zeros_like(live)
-        ys, xs = [], []
-        for k in range(1, RAY_RANGE + 1):
-            y, x = ay + dy * k, ax + dx * k
-            c = long(self.cells[rows, y, x])
-            live = live & ~self._blocks_ray[c]
-            freeze = live & cold_r & (c == Cell.LAVA)
-            froze = froze | freeze
-            self.cells[rows, y, x] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
-            if self.n_monsters:
-                hit = (live & death_r)[:, None] & self.malive[rows] & (self.my[rows] == y[:, None]) & (self.mx[rows] == x[:, None])
-                killed = killed | xp.any(hit, axis=1)
-                self.malive[rows] = self.malive[rows] & ~hit
-            ys.append(y)
-            xs.append(x)
-        self._redraw_at(xp.concat([rows] * RAY_RANGE), xp.concat(ys), xp.concat(xs))
+        ray = self._flat(rows, self.ay[rows], self.ax[rows])[:, None] + step[rows][:, None] * self._ray_k  # (R, K)
+        c = long(self._cells_f[ray])
+        # a cell is reached if neither it nor a cell before it blocks the ray
+        live = xp.cumulative_sum(xp.astype(self._blocks_ray[c], xp.int64), axis=1) == 0
+        freeze = live & cold_r[:, None] & (c == Cell.LAVA)
+        froze = xp.any(freeze, axis=1)
+        self._cells_f[ray] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
+        killed = xp.zeros_like(froze)
+        if self.n_monsters:
+            alive, mpos = self.malive[rows], self._flat(rows, self.my[rows], self.mx[rows])
+            passes = (live & death_r[:, None])[:, :, None] & (ray[:, :, None] == mpos[:, None, :])  # (R, K, M)
+            hit = alive & xp.any(passes, axis=1)
+            killed = xp.any(hit, axis=1)
+            self.malive[rows] = alive & ~hit
+        self._redraw_flat(xp.reshape(ray, (-1,)))
         froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
         froze_all[rows], killed_all[rows] = froze, killed
         msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
         return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
 
-    def _monsters_act(self, dead: Any, msg: Any, redraw_y: list[Any], redraw_x: list[Any]) -> Any:
-        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction."""
-        xp, b = self.xp, self._b
+    def _monsters_act(self, dead: Any, msg: Any, mpos: Any, apos: Any, redraw: list[Any]) -> tuple[Any, Any]:
+        """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction.
+        Returns the message and the monsters' flat positions after their moves.
+
+        Monsters act in slot order; everything but "is the target cell taken by another monster" is
+        independent of that order, so it is computed for all slots at once (damage clamps at 0, so
+        summing the bites equals applying them one by one).
+        """
+        xp, M = self.xp, self.n_monsters
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]
-        for m in range(self.n_monsters):
-            alive = self.malive[:, m] & ~dead
-            my, mx = xp.asarray(self.my[:, m], copy=True), xp.asarray(self.mx[:, m], copy=True)
-            adj = alive & (xp.abs(my - self.ay) <= 1) & (xp.abs(mx - self.ax) <= 1)
-            r = self._rand(10 + m)
-            bite = adj & ((r & 1) == 0)
-            hp = self.hp - xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
-            self.hp[...] = xp.where(hp < 0, 0, hp)
-            msg = xp.where(bite, Msg.BITE + kind - 1, msg)
-            if not self._mon_moves:
-                continue
-            d = (r >> 8) & 7
-            ny, nx = my + self._dy[d], mx + self._dx[d]
-            ok = alive & ~adj & self._mon_walkable[self._long(self.cells[b, ny, nx])]
-            ok = ok & ~((ny == self.ay) & (nx == self.ax))
-            others = self.malive & (self.my == ny[:, None]) & (self.mx == nx[:, None])
-            ok = ok & ~xp.any(others, axis=1)
-            self.my[:, m] = xp.where(ok, ny, my)
-            self.mx[:, m] = xp.where(ok, nx, mx)
-            redraw_y += [my, ny]
-            redraw_x += [mx, nx]
-        return msg
+        alive = self.malive & ~dead[:, None]
+        my, mx = self.my, self.mx
+        adj = alive & (xp.abs(my - self.ay[:, None]) <= 1) & (xp.abs(mx - self.ax[:, None]) <= 1)
+        if not self._mon_moves and not bool(xp.any(adj)):  # no bite anywhere, and nobody walks
+            return msg, mpos
+        r = self._rand(self._mon_salt)  # (B, M)
+        bite = adj & ((r & 1) == 0)
+        dmg = xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+        hp = self.hp - dmg[:, 0]
+        for m in range(1, M):
+            hp = hp - dmg[:, m]
+        self.hp[...] = xp.where(hp < 0, 0, hp)
+        msg = xp.where(self._or_cols(bite), Msg.BITE + kind - 1, msg)
+        if not self._mon_moves:
+            return msg, mpos
+        d = (r >> 8) & 7
+        ny, nx = my + self._dy[d], mx + self._dx[d]
+        npos = mpos + self._dflat[d]
+        ok = alive & ~adj & self._mon_walkable[self._long(self._cells_f[npos])]
+        ok = ok & (npos != apos[:, None])  # not onto the agent
+        # In slot order, a move onto a cell where another live monster stands now is refused. That can
+        # only happen where a target is another live monster's cell or target: check that first.
+        clash = M > 1 and bool(xp.any(self.malive[:, None, :] & self._other_slot & (
+            (mpos[:, None, :] == npos[:, :, None]) | (npos[:, None, :] == npos[:, :, None]))))
+        if clash:
+            cur = self._copy(mpos)
+            for m in range(M):  # a monster's own cell never equals its target: every direction moves
+                ok[:, m] = ok[:, m] & ~self._or_cols(self.malive & (cur == npos[:, m, None]))
+                cur[:, m] = xp.where(ok[:, m], npos[:, m], mpos[:, m])
+        else:
+            cur = xp.where(ok, npos, mpos)
+        self.my[...] = xp.where(ok, ny, my)
+        self.mx[...] = xp.where(ok, nx, mx)
+        redraw.append(xp.reshape(mpos, (-1,)))  # the cells they left
+        return msg, cur
 
-    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any]:
-        """The `>` command on stairs down: load the next dungeon level, or succeed on the last."""
+    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any, bool]:
+        """The `>` command on stairs down: load the next dungeon level, or succeed on the last.
+        Returns (success, msg, whether some sub-env went down to a new level)."""
         xp, b = self.xp, self._b
         if move is None:  # everyone moved
-            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg
+            return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg, False
         down = (cmd == Cmd.DOWN) & (self.pending == 0)
         on = down & (self._long(self.cells[b, self.ay, self.ax]) == Cell.STAIRS_DOWN)
         self.depth[...] = xp.where(on, self.depth + 1, self.depth)
         success = on & (self.depth >= self.task.depth)
         nxt = on & ~success
         msg = xp.where(down, xp.where(on, Msg.DESCEND, Msg.CANT_DOWN), msg)
-        if nxt.any():
+        if self._any(nxt):
             rows = xp.nonzero(nxt)[0]
             lvl = self.depth[rows] - 1
             self.cells[rows] = self.stack[rows, lvl]
             start = self.stack_start[rows, lvl]
             self.ay[rows], self.ax[rows] = start[:, 0], start[:, 1]
             self._redraw_rows(rows)
-        return success, msg
+            return success, msg, True
+        return success, msg, False

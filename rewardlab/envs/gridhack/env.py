@@ -123,7 +123,7 @@ class GridhackEnv(gym.Env[dict, np.int64]):
         return f"Gridhack {task}: {TASKS[task].doc}"
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {k: v[0] for k, v in self.core.observe().items()}
+        return self.core.observe(0)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

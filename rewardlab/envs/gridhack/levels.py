@@ -63,6 +63,12 @@ def _interior(top: int, left: int, h: int, w: int) -> list[tuple[int, int]]:
     return [(y, x) for y in range(top + 1, top + h - 1) for x in range(left + 1, left + w - 1)]
 
 
+def _pick_inside(rng: Rng, top: int, left: int, h: int, w: int) -> tuple[int, int]:
+    """One interior cell of a room drawn uniformly: ``_pick(rng, _interior(...))[0]`` without the list."""
+    i = int(rng.integers((h - 2) * (w - 2)))
+    return top + 1 + i // (w - 2), left + 1 + i % (w - 2)
+
+
 def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int, int]]:
     """n distinct cells drawn uniformly."""
     idx: list[int] = []
@@ -74,10 +80,14 @@ def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int,
 
 
 class FastRng:
-    """A numpy Generator whose scalar ``integers`` draws come from a block of uniforms.
+    """A numpy Generator, made on first use, whose scalar ``integers`` draws come from blocks of uniforms.
 
-    Level generators make hundreds of scalar draws; one ``Generator.integers`` call costs microseconds,
-    a list lookup a few tens of nanoseconds.
+    Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
+    microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
+    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, tens of
+    microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
+    that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
+    (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
 
     Example:
         >>> r = FastRng(np.random.default_rng(0))
@@ -85,10 +95,23 @@ class FastRng:
         (True, True)
     """
 
-    def __init__(self, rng: np.random.Generator, block: int = 512):
-        self.rng, self._block = rng, block
+    _FULL = 512
+
+    def __init__(self, seed: Any, block: int = 16):
+        self._seed, self._rng, self._block = seed, None, block
         self._u: list[float] = []
         self._i = 0
+        self._drawn = 0  # uniforms taken from the Generator so far
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
+
+    def _fill(self, n: int) -> None:
+        self._u, self._i = self._u[self._i:] + self.rng.random(n).tolist(), 0
+        self._drawn += n
 
     def integers(self, low: int, high: int | None = None, size: int | None = None) -> Any:
         if high is None:
@@ -96,12 +119,16 @@ class FastRng:
         if size is not None:
             return np.array([self.integers(low, high) for _ in range(size)], dtype=np.int64)
         if self._i == len(self._u):
-            self._u, self._i = self.rng.random(self._block).tolist(), 0
+            # 16, 16, 32, ..., 256 (512 in all), then blocks of 512: block boundaries stay multiples of 512
+            n = min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL
+            self._fill(n)
         u = self._u[self._i]
         self._i += 1
         return low + int(u * (high - low))
 
     def permutation(self, n: int) -> np.ndarray:
+        if self._drawn % self._FULL:
+            self._fill(self._FULL - self._drawn % self._FULL)
         return self.rng.permutation(n)
 
 
@@ -139,7 +166,7 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
                     nl = dx if side == 1 else dx - nw + 1
                 if nt < 0 or nl < 0 or nt + nh > H or nl + nw > W:
                     continue
-                if any(_overlap((nt, nl, nh, nw), r) for r in rooms):
+                if _overlaps_any(nt, nl, nh, nw, rooms):
                     continue
                 rooms.append((nt, nl, nh, nw))
                 doors.append((dy, dx))
@@ -159,22 +186,25 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
         _fix_walls(grid)
     for y, x in doors:
         grid[y, x] = door
-    start = _pick(objects, _interior(*rooms[0]))[0]
-    goal = _pick(objects, _interior(*rooms[-1]))[0]
+    start = _pick_inside(objects, *rooms[0])
+    goal = _pick_inside(objects, *rooms[-1])
     grid[goal] = Cell.STAIRS_DOWN
-    free = [c for r in rooms[1:] for c in _interior(*r) if c != goal]
-    monsters = _pick(objects, free, n_monsters) if n_monsters else []
+    monsters = []
+    if n_monsters:
+        free = [c for r in rooms[1:] for c in _interior(*r) if c != goal]
+        monsters = _pick(objects, free, n_monsters)
     return _single(grid, start, monsters)
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    """True when a's inside meets b's rectangle or b's inside meets a's (shared walls are allowed)."""
-
-    def meets(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
-        t, l, h, w = inner[0] + 1, inner[1] + 1, inner[2] - 2, inner[3] - 2
-        return not (t + h <= outer[0] or outer[0] + outer[2] <= t or l + w <= outer[1] or outer[1] + outer[3] <= l)
-
-    return meets(a, b) or meets(b, a)
+def _overlaps_any(t: int, l: int, h: int, w: int, rooms: list[tuple[int, int, int, int]]) -> bool:  # noqa: E741
+    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms`, or the inside of one
+    of them meets its rectangle (shared walls are allowed). Plain loops: placement calls it thousands of times."""
+    for t2, l2, h2, w2 in rooms:
+        if not (t + h - 1 <= t2 or t2 + h2 <= t + 1 or l + w - 1 <= l2 or l2 + w2 <= l + 1):
+            return True
+        if not (t2 + h2 - 1 <= t or t + h <= t2 + 1 or l2 + w2 - 1 <= l or l + w <= l2 + 1):
+            return True
+    return False
 
 
 def crossing(layout: Rng, objects: Rng, *, size: int = 19, n_rivers: int = 13) -> Level:
@@ -292,8 +322,8 @@ def corridors(layout: Rng, objects: Rng, *, n_rooms: int = 5) -> Level:
     stairs down in two different random rooms."""
     grid, rooms = _rooms_and_corridors(layout, n_rooms)
     a, b = _pick(objects, list(range(n_rooms)), 2)
-    start = _pick(objects, _interior(*rooms[a]))[0]
-    goal = _pick(objects, _interior(*rooms[b]))[0]
+    start = _pick_inside(objects, *rooms[a])
+    goal = _pick_inside(objects, *rooms[b])
     grid[goal] = Cell.STAIRS_DOWN
     return _single(grid, start)
 
@@ -314,7 +344,7 @@ def keyroom(layout: Rng, objects: Rng, *, size: int = 10) -> Level:
     else:
         door = (st + int(layout.integers(1, sh - 1)), sl if side == 3 else sl + sw - 1)
     grid[door] = Cell.DOOR_LOCKED
-    goal = _pick(objects, _interior(st, sl, sh, sw))[0]
+    goal = _pick_inside(objects, st, sl, sh, sw)
     grid[goal] = Cell.STAIRS_DOWN
     inside = set(_interior(st - 1, sl - 1, sh + 2, sw + 2))
     free = [c for c in _interior(top, left, size + 2, size + 2) if c not in inside]
@@ -364,7 +394,7 @@ def wod(layout: Rng, objects: Rng) -> Level:
     minotaur = (y, xa + 1 + int(objects.integers(0, length - 1)))
     start, wand = _pick(objects, _interior(top, left, h, w), 2)
     grid[wand] = Cell.WAND_DEATH
-    grid[_pick(objects, _interior(top2, xb, h2, w2))[0]] = Cell.STAIRS_DOWN
+    grid[_pick_inside(objects, top2, xb, h2, w2)] = Cell.STAIRS_DOWN
     return _single(grid, start, [minotaur])
 
 
@@ -375,9 +405,9 @@ def staircase(layout: Rng, objects: Rng, *, depth: int) -> Level:
     for _ in range(depth - 1):
         grid, rooms = _rooms_and_corridors(layout, 3)
         a, b = _pick(objects, [0, 1, 2], 2)
-        start = _pick(objects, _interior(*rooms[a]))[0]
+        start = _pick_inside(objects, *rooms[a])
         grid[start] = Cell.STAIRS_UP
-        grid[_pick(objects, _interior(*rooms[b]))[0]] = Cell.STAIRS_DOWN
+        grid[_pick_inside(objects, *rooms[b])] = Cell.STAIRS_DOWN
         grids.append(grid)
         starts.append(start)
     return Level(np.stack(grids), np.array(starts, dtype=np.int64), np.zeros((0, 2), dtype=np.int64))

@@ -10,6 +10,7 @@ import rewardlab  # noqa: F401
 from rewardlab.envs.gridhack import TASKS, env_id
 from rewardlab.envs.gridhack.contexts import LevelSource
 from rewardlab.envs.gridhack.tiles import Cell
+from rewardlab.errors import InvalidParameter
 
 
 def levels_seen(task: str, resets: int, **kw) -> tuple[set[bytes], set[int]]:
@@ -75,3 +76,39 @@ def test_structure_knob(task):
     assert len({_walls(lv).tobytes() for lv in layout_only}) == 8
     everything = levels("all")
     assert len({_walls(lv).tobytes() for lv in everything}) == 8
+
+
+def test_fast_rng_stream_equals_fixed_blocks_of_512():
+    # FastRng draws growing blocks (16, 16, 32, ..., 256, then 512) but must give the stream of the
+    # original fixed blocks of 512 uniforms, including a permutation made in the middle of a block
+    # (the generator had then already handed out a whole block of 512); the reference is that
+    # original rule written out here.
+    from rewardlab.envs.gridhack.levels import FastRng
+
+    def reference(seed, ops):
+        rng, block, i, out = np.random.default_rng(seed), [], 0, []
+        for op, arg in ops:
+            if op == "perm":
+                out.append(tuple(rng.permutation(arg)))
+                continue
+            if i == len(block):
+                block, i = rng.random(512).tolist(), 0
+            out.append(int(block[i] * arg))
+            i += 1
+        return out
+
+    plan = np.random.default_rng(7)
+    ops = [("perm", 9) if plan.random() < 0.01 else ("int", int(plan.integers(1, 50))) for _ in range(2000)]
+    fast = FastRng([3, 1, 0])
+    got = [tuple(fast.permutation(a)) if op == "perm" else fast.integers(a) for op, a in ops]
+    assert got == reference([3, 1, 0], ops)
+
+
+def test_only_the_requested_layers_are_drawn():
+    src = LevelSource(TASKS["KeyRoom-S10"], num_contexts=2, layers=("glyph",))
+    lv = src.levels(np.array([1]))
+    assert lv.char is None and lv.color is None and lv.glyph.shape == (1, 37, 95)
+    full = LevelSource(TASKS["KeyRoom-S10"], num_contexts=2).levels(np.array([1]))
+    assert np.array_equal(lv.glyph, full.glyph)  # same level, same terrain glyphs
+    with pytest.raises(InvalidParameter, match="layers"):
+        LevelSource(TASKS["KeyRoom-S10"], num_contexts=2, layers=("glyph", "colour"))

@@ -158,3 +158,79 @@ def test_crop_is_the_glyph_map_around_the_agent(B):
         for i in range(B):
             x, y = obs["blstats"][i, BL_X], obs["blstats"][i, BL_Y]
             assert np.array_equal(obs["glyphs_crop"][i], padded[i, y : y + 9, x : x + 9])
+
+
+def _monsters_one_by_one(core, dead, ay, ax):
+    """The monsters' rule written as a plain loop over sub-envs and slots in order (the reference the
+    vectorised step must equal): bite if adjacent (prob. 1/2), else try one random step that is
+    refused onto lava, walls, stairs, the agent or a cell where another live monster stands now."""
+    from rewardlab.envs.gridhack.core import _MONSTER_WALKABLE
+    from rewardlab.envs.gridhack.tiles import DIRS
+
+    r = np.asarray(core._rand(core._mon_salt))
+    my, mx, hp = core.my.copy(), core.mx.copy(), core.hp.copy()
+    for b in range(core.num_envs):
+        for m in range(core.n_monsters):
+            if not core.malive[b, m] or dead[b]:
+                continue
+            if abs(my[b, m] - ay[b]) <= 1 and abs(mx[b, m] - ax[b]) <= 1:
+                if (r[b, m] & 1) == 0:
+                    hp[b] = max(hp[b] - 1, 0)  # a jackal bites for 1
+                continue
+            dy, dx = DIRS[(r[b, m] >> 8) & 7]
+            ny, nx = my[b, m] + dy, mx[b, m] + dx
+            taken = any(core.malive[b, k] and (my[b, k], mx[b, k]) == (ny, nx) for k in range(core.n_monsters))
+            if _MONSTER_WALKABLE[core.cells[b, ny, nx]] and (ny, nx) != (ay[b], ax[b]) and not taken:
+                my[b, m], mx[b, m] = ny, nx
+    return my, mx, hp
+
+
+def test_monsters_act_in_slot_order():
+    # Three jackals crowded into a 3x3 square next to the agent in 512 sub-envs, so that bites and
+    # moves onto a cell another jackal is leaving or entering are common; the vectorised rule must
+    # equal the one-by-one loop above in every sub-env, for several random draws.
+    B = 512
+    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B)
+    core.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for trial in range(5):
+        core.cells[:] = Cell.FLOOR
+        core.cells[:, 20, 20] = Cell.LAVA  # a cell no jackal may enter
+        cy, cx = 19, 19
+        cells = rng.permuted(np.tile(np.arange(9), (B, 1)), axis=1)[:, :3]  # 3 distinct cells of the square
+        core.my[:], core.mx[:] = cy + cells // 3, cx + cells % 3
+        core.malive[:] = rng.random((B, 3)) < 0.85
+        core.ay[:], core.ax[:] = cy + rng.integers(-2, 5, B), cx + rng.integers(-2, 5, B)
+        core.ay[:] = np.where((core.ay == core.my[:, 0]) & (core.ax == core.mx[:, 0]), cy - 3, core.ay)
+        core.hp[:] = 12
+        core.time[:] = trial
+        dead = rng.random(B) < 0.1
+        want_my, want_mx, want_hp = _monsters_one_by_one(core, dead, core.ay.copy(), core.ax.copy())
+        mpos = core._flat(slice(None), core.my, core.mx)
+        apos = core._flat(slice(None), core.ay, core.ax)
+        core._monsters_act(dead, np.zeros(B, dtype=np.int64), mpos, apos, [])
+        assert np.array_equal(core.my, want_my) and np.array_equal(core.mx, want_mx)
+        assert np.array_equal(core.hp, want_hp)
+
+
+def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
+    # Sub-env 0 bumps a closed door open in the same step as sub-env 1's kick crashes a door:
+    # both doors must end open (an earlier version wrote sub-env 0's old cell back).
+    core = GridhackCore(TASKS["MultiRoom-N6-Lava"], 2, action_set="full")
+    core.reset_rows(np.ones(2, dtype=bool), np.random.default_rng(0))
+    for b in range(2):
+        core.cells[b] = Cell.STONE
+        core.cells[b, PAD + 1, PAD + 1 : PAD + 6] = [Cell.FLOOR, Cell.FLOOR, Cell.DOOR_CLOSED, Cell.FLOOR, Cell.FLOOR]
+        core.ay[b], core.ax[b] = PAD + 1, PAD + 1 + b  # sub-env 1 starts next to its door
+    core._redraw_rows(core._b)
+    core.step(np.array([E, Cmd.KICK]))  # 0 walks up to its door; 1 asks to kick
+    for key in range(100):  # a key whose hash makes this kick crash the door (probability 1/3)
+        core.key[1] = key
+        if core._rand(2)[1] % 3 == 0:
+            break
+    core.step(np.array([E, E]))
+    obs = core.observe()
+    assert decode_message(obs["message"][0]) == "The door opens."
+    assert decode_message(obs["message"][1]) == "As you kick the door, it crashes open!"
+    assert core.cells[0, PAD + 1, PAD + 3] == Cell.DOOR_OPEN and core.cells[1, PAD + 1, PAD + 3] == Cell.DOORWAY
+    assert obs["glyphs"][0, 1, 3] == CELL_GLYPH[Cell.DOOR_OPEN]

@@ -69,3 +69,16 @@ class FiveStepEnv(gym.Env):
         terminated = self._t >= self.length
         info = {"is_success": self._total >= 3} if terminated else {}
         return np.array([self._t / self.length], np.float32), reward, terminated, False, info
+
+
+class MultiBinaryEnv(gym.Env):
+    """A one-step env with a MultiBinary action space, which the PPO trainers refuse."""
+
+    observation_space = gym.spaces.Box(0, 1, (1,))
+    action_space = gym.spaces.MultiBinary(2)
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 0.0, True, False, {}

@@ -12,6 +12,7 @@ from rewardlab.ablation import ablate, expand, validate
 from rewardlab.ablation.run import execute_run
 from rewardlab.ablation.store import RunStore
 from rewardlab.errors import ConfigError
+from toy_envs import MultiBinaryEnv
 
 CORRIDORS = {"id": "rewardlab/Gridhack-Corridors-R5-v0", "label": "Corridors",
              "kwargs": {"num_contexts": 1, "observation_keys": ["glyphs_crop", "blstats"]}}
@@ -28,18 +29,7 @@ def cfg(algo=None, envs=None, rewards=None):
     }
 
 
-class _MultiBinaryEnv(gym.Env):
-    observation_space = gym.spaces.Box(0, 1, (1,))
-    action_space = gym.spaces.MultiBinary(2)
-
-    def reset(self, *, seed=None, options=None):
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), 0.0, True, False, {}
-
-
-gym.register("TorchPPOMultiBinary-v0", entry_point=_MultiBinaryEnv)
+gym.register("TorchPPOMultiBinary-v0", entry_point=MultiBinaryEnv)
 
 
 @pytest.mark.parametrize(

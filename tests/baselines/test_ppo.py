@@ -11,12 +11,12 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from rewardlab.baselines.ppo import PPOArgs, compute_gae, make_vec_env, train
-from rewardlab.errors import InvalidParameter
+from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping import EnvReward
 from rewardlab.shaping.bonuses import RND
 from rewardlab.shaping.bonuses.training import learned_terms
 from rewardlab.wrappers import VectorRewardShaping
-from toy_envs import CountdownEnv, FiveStepEnv
+from toy_envs import CountdownEnv, FiveStepEnv, MultiBinaryEnv
 
 # learning_rate 0: the agent after training is the one that collected the rollout, so values can be recomputed.
 FROZEN = dict(n_steps=8, batch_size=8, n_epochs=1, learning_rate=0.0, gamma=0.9, gae_lambda=0.8)
@@ -133,16 +133,7 @@ def test_bad_input_raises():
     disabled = SyncVectorEnv([lambda: FiveStepEnv()], autoreset_mode=AutoresetMode.DISABLED)
     with pytest.raises(InvalidParameter, match="autoreset_mode DISABLED"):
         train(PPOArgs(), disabled, 8)
-    with pytest.raises(Exception, match="needs a Discrete or Box action space"):
-        train(PPOArgs(), SyncVectorEnv([lambda: _MultiBinaryEnv()]), 8)
+    with pytest.raises(ConfigError, match="needs a Discrete or Box action space"):
+        train(PPOArgs(), SyncVectorEnv([lambda: MultiBinaryEnv()]), 8)
 
 
-class _MultiBinaryEnv(gym.Env):
-    observation_space = gym.spaces.Box(0, 1, (1,))
-    action_space = gym.spaces.MultiBinary(2)
-
-    def reset(self, *, seed=None, options=None):
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), 0.0, True, False, {}

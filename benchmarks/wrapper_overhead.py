@@ -98,13 +98,16 @@ def compare(label: str, envs: dict, actions: list, rounds: int, run, target: str
         )
 
 
-def single_envs(env_id: str) -> dict[str, gym.Env]:
+VARIANTS = ("raw", "rewardlab", "hand-written")
+
+
+def single_env(env_id: str, variant: str) -> gym.Env:
     potential = CASES[env_id][0]
-    return {
-        "raw": gym.make(env_id),
-        "rewardlab": RewardShaping(gym.make(env_id), PBRS(potential, gamma=0.99)),
-        "hand-written": HandWrittenPBRS(gym.make(env_id), potential),
-    }
+    if variant == "rewardlab":
+        return RewardShaping(gym.make(env_id), PBRS(potential, gamma=0.99))
+    if variant == "hand-written":
+        return HandWrittenPBRS(gym.make(env_id), potential)
+    return gym.make(env_id)
 
 
 def actions_for(env: gym.Env, n: int) -> list:
@@ -120,7 +123,7 @@ def instructions(env_id: str, variant: str, steps: int) -> int:
 
 
 def compare_instructions(env_id: str, steps: int, target: float) -> None:
-    per_step = {v: (instructions(env_id, v, 2 * steps) - instructions(env_id, v, steps)) / steps for v in single_envs(env_id)}
+    per_step = {v: (instructions(env_id, v, 2 * steps) - instructions(env_id, v, steps)) / steps for v in VARIANTS}
     for variant in ("rewardlab", "hand-written"):
         print(
             f"{env_id:<22} {variant:<13} {per_step[variant]:>9,.0f} instructions/step   raw {per_step['raw']:>9,.0f}   "
@@ -137,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:  # one variant stepped under valgrind by --instructions
         env_id, variant, steps = args.child
-        env = single_envs(env_id)[variant]
+        env = single_env(env_id, variant)
         steps_per_second(env, actions_for(env, int(steps)))
         return
     if args.instructions:
@@ -147,7 +150,7 @@ def main() -> None:
             compare_instructions(env_id, min(args.steps, 2000), target)
         return
     for env_id, (_, target) in CASES.items():
-        envs = single_envs(env_id)
+        envs = {v: single_env(env_id, v) for v in VARIANTS}
         compare(env_id, envs, actions_for(envs["raw"], args.steps), args.rounds, steps_per_second, f"target >= {target:.2f}")
     # The same term on a vector env: the per-step Python cost is shared by the sub-envs.
     num_envs = 16

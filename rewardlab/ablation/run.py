@@ -59,6 +59,8 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
     }
     start = time.perf_counter()
     try:
+        from rewardlab.baselines.ppo import ALGO_NAME as TORCH_PPO
+
         record["versions"] = versions()
         env = spec["env"]
         common = dict(
@@ -78,7 +80,7 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
 
             make = ref_to_callable(env["parallel_env"], "parallel_env")
             result = train_parallel(lambda: make(**env["kwargs"]), algo=spec["algo"]["algo"], n_copies=spec["n_envs"], **common)
-        elif spec["algo"]["algo"] == "TorchPPO":
+        elif spec["algo"]["algo"] == TORCH_PPO:
             from rewardlab.baselines.ppo import train_env
 
             del common["normalize_obs"]  # config validation rejects it for TorchPPO

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -45,6 +45,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from rewardlab.baselines.result import RunResult
 from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
 from rewardlab.shaping.terms import Term, from_config, ref_to_callable
@@ -503,27 +504,15 @@ def evaluate(agent: Agent, envs: gym.vector.VectorEnv, seed: int, deterministic:
 # ---------------------------------------------------------------- training
 
 
-@dataclass
-class PPOResult:
-    """What :func:`train` returns; the fields the ablation store reads match SB3's ``TrainResult``."""
+@dataclass(kw_only=True)
+class PPOResult(RunResult):
+    """What :func:`train` returns: the agent and the run's record (read by the ablation store)."""
 
     agent: Agent
-    #: Evaluations on the task reward: ``{"step", "task_return", "success"}`` rows.
-    curve: list[dict[str, float]]
-    #: Training episodes: ``{"step", "task_return", "success", "length", "terms"}``.
-    episodes: list[dict[str, Any]]
-    term_totals: dict[str, float] = field(default_factory=dict)
-    term_abs_totals: dict[str, float] = field(default_factory=dict)
-    steps: int = 0
-    wall_time_s: float = 0.0
     #: Per rollout: ``{"step", "losses/...", "charts/sps", "charts/samples", bonus metrics}``.
     metrics: list[dict[str, float]] = field(default_factory=list)
     #: The last rollout, with its advantages and returns (for inspection and tests).
     rollout: Rollout | None = None
-
-    @property
-    def steps_per_s(self) -> float:
-        return self.steps / self.wall_time_s if self.wall_time_s > 0 else math.nan
 
 
 def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int = 0, *,

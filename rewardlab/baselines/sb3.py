@@ -14,11 +14,12 @@ import inspect
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 
+from rewardlab.baselines.result import RunResult
 from rewardlab.errors import ConfigError, InvalidParameter, MissingExtraError, did_you_mean
 from rewardlab.shaping.pbrs import PBRS
 from rewardlab.shaping.terms import Term, from_config, ref_to_callable
@@ -176,24 +177,11 @@ def make_vec_env(
     return venv
 
 
-@dataclass
-class TrainResult:
-    """What :func:`train` returns: the model and everything the ablation store records."""
+@dataclass(kw_only=True)
+class TrainResult(RunResult):
+    """What :func:`train` returns: the SB3 model and the run's record."""
 
     model: BaseAlgorithm
-    #: Deterministic evaluations on the task reward: ``{"step", "task_return", "success"}`` rows.
-    curve: list[dict[str, float]]
-    #: Training episodes: ``{"step", "task_return", "success", "length", "terms"}``.
-    episodes: list[dict[str, Any]]
-    #: Each reward term summed (and summed in absolute value) over all training steps.
-    term_totals: dict[str, float] = field(default_factory=dict)
-    term_abs_totals: dict[str, float] = field(default_factory=dict)
-    steps: int = 0
-    wall_time_s: float = 0.0
-
-    @property
-    def steps_per_s(self) -> float:
-        return self.steps / self.wall_time_s if self.wall_time_s > 0 else math.nan
 
 
 def _policy_for(space: gym.Space) -> str:

@@ -6,11 +6,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rewardlab._array import namespace
+import numpy as np
+
+from rewardlab._array import batch_obs, namespace
 from rewardlab.errors import NonFiniteError
 from rewardlab.shaping.terms import SingleTransition, Term, Transition, from_config
 
 __all__ = ["RewardComposer", "term_and_config"]
+
+_ONE_TRUE = np.ones(1, dtype=bool)
 
 
 def term_and_config(term: Term | Mapping[str, Any] | str) -> tuple[Term, Any]:
@@ -35,6 +39,10 @@ class RewardComposer:
 
     def reset(self, mask: Any, obs: Any) -> None:
         self.term.reset(mask, obs)
+
+    def reset_single(self, obs: Any) -> None:
+        """Reset for a single env's first observation (unbatched): terms reset in their batched form, N = 1."""
+        self.term.reset(_ONE_TRUE, batch_obs(obs))
 
     def __call__(self, t: Transition) -> tuple[Any, dict[str, Any]]:
         parts = self.term.components(t)

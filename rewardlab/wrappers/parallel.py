@@ -6,18 +6,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from pettingzoo.utils.env import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from rewardlab._array import batch_obs
 from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.terms import SingleTransition, Term, from_config
 from rewardlab.wrappers.composer import RewardComposer
 
 __all__ = ["ParallelRewardShaping"]
-
-_ONE_TRUE = np.ones(1, dtype=bool)
 
 
 class ParallelRewardShaping(BaseParallelWrapper):
@@ -62,25 +58,26 @@ class ParallelRewardShaping(BaseParallelWrapper):
         obs, infos = self.env.reset(seed=seed, options=options)
         self._obs = dict(obs)
         for a, o in obs.items():
-            self._composers[a].reset(_ONE_TRUE, batch_obs(o))
+            self._composers[a].reset_single(o)
         return obs, infos
 
     def step(self, actions: dict[Any, Any]) -> tuple[dict, dict, dict, dict, dict]:
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         rewards, infos = dict(rewards), {a: dict(i) for a, i in infos.items()}
         for agent, reward in rewards.items():
+            reward = float(reward)
             next_obs = obs.get(agent, self._obs[agent])
             info = infos.setdefault(agent, {})
             t = SingleTransition(
                 self._obs[agent],
                 actions.get(agent),
                 next_obs,
-                float(reward),
+                reward,
                 bool(terminations.get(agent, False)),
                 bool(truncations.get(agent, False)),
                 info,
             )
             rewards[agent], info["reward_terms"] = self._composers[agent].single(t)
-            info["task_reward"] = float(reward)
+            info["task_reward"] = reward
             self._obs[agent] = next_obs
         return obs, rewards, terminations, truncations, infos

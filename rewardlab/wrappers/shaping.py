@@ -6,15 +6,11 @@ from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
-import numpy as np
 
-from rewardlab._array import batch_obs
 from rewardlab.shaping.terms import SingleTransition, Term
 from rewardlab.wrappers.composer import RewardComposer, term_and_config
 
 __all__ = ["RewardShaping"]
-
-_ONE_TRUE = np.ones(1, dtype=bool)
 
 
 class RewardShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -53,7 +49,7 @@ class RewardShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         self._obs = obs
-        self._composer.reset(_ONE_TRUE, batch_obs(obs))
+        self._composer.reset_single(obs)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:

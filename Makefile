@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= train,contrib,mujoco,minigrid,robotics,ray,report,llm,dev
 
-.PHONY: setup quickstart test bench clean
+.PHONY: setup setup-nethack quickstart test bench bench-minihack clean
 
 setup: $(VENV)/.installed
 
@@ -17,14 +17,30 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
+# Real MiniHack/NLE (the `nethack` extra) pin gymnasium==1.2.0, so they get a venv of their own:
+# the adapter's tests and the throughput comparison run there, everything else in $(VENV).
+NETHACK_VENV := .venv-nethack
+setup-nethack: $(NETHACK_VENV)/.installed
+
+$(NETHACK_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(NETHACK_VENV)
+	$(NETHACK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(NETHACK_VENV)/bin/python -m pip install -q -e ".[nethack,minigrid,dev]"
+	touch $@
+
 quickstart: setup
 	$(VENV)/bin/rewardlab ablate examples/quickstart.yaml
 
-test: setup
+test: setup setup-nethack
 	$(PY) -m pytest -q
+	$(NETHACK_VENV)/bin/python -m pytest -q tests/envs/gridhack/test_minihack.py
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b; done
 
+# gridhack beside real MiniHack on this machine
+bench-minihack: setup-nethack
+	PYTHONPATH=. $(NETHACK_VENV)/bin/python benchmarks/gridhack_throughput.py --configs single batched --tasks all
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NETHACK_VENV)

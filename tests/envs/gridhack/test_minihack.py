@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rewardlab  # noqa: F401
-from rewardlab.envs.minihack import CopyObservations, DescendTo, make_minihack
+from rewardlab.envs.minihack import NATIVE_TWIN, NLE_BLSTATS_DEPTH, CopyObservations, DescendTo, make_minihack
 from rewardlab.errors import InvalidParameter, MissingExtraError
 
 HAVE_NETHACK = importlib.util.find_spec("minihack") is not None and importlib.util.find_spec("nle") is not None
@@ -69,3 +69,39 @@ def test_seeded_levels_repeat():
         obs, _ = env.reset(seed=3)
         maps.append(obs["chars"].copy())
     assert np.array_equal(maps[0], maps[1])
+
+
+@pytest.mark.skipif(not HAVE_NETHACK, reason="needs the nethack extra")
+@pytest.mark.parametrize("real_id", ["MiniHack-KeyRoom-S10-v0", "MiniHack-Freeze-Horn-Restricted-v0",
+                                     "MiniHack-Corridor-R5-v0", "NetHackStaircaseLvl2-v0"])
+def test_native_twin_observations_match_the_real_format(real_id):
+    # the calibration contract: NLE's shared keys keep NLE's shapes and dtypes in the native twin
+    # (blstats is the one documented difference: 8 entries instead of NLE's 27)
+    real = make_minihack(real_id)
+    obs, _ = real.reset(seed=0)
+    native = gym.make(NATIVE_TWIN[real_id]).observation_space
+    shared = sorted(set(obs) & set(native.spaces) - {"blstats"})
+    assert {"glyphs", "chars", "colors", "message"} <= set(shared)
+    for k in shared:
+        assert (obs[k].shape, obs[k].dtype) == (native[k].shape, native[k].dtype), k
+    assert obs["blstats"].shape == (27,) and native["blstats"].shape == (8,)
+
+
+@pytest.mark.skipif(not HAVE_NETHACK, reason="needs the nethack extra")
+def test_keyroom_s10_is_registered_with_a_ten_cell_room():
+    # minihack 1.0.2 registers only KeyRoom-S5/S15; ours must build the S10 room Henaff et al. §3 use:
+    # the widest row of the outer room is '|' + 10 cells + '|'
+    obs, _ = make_minihack("MiniHack-KeyRoom-S10-v0").reset(seed=2)
+    rows = [bytes(r).decode() for r in obs["chars"]]
+    widths = [r.rindex("|") - r.index("|") - 1 for r in rows if r.count("|") >= 2]
+    assert max(widths) == 10
+
+
+@pytest.mark.skipif(not HAVE_NETHACK, reason="needs the nethack extra")
+def test_real_staircase_starts_at_depth_one_and_does_not_pay():
+    # NLE starts on dungeon level 1 (blstats[12]); DescendTo(2) pays only on reaching level 2
+    env = make_minihack("NetHackStaircaseLvl2-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs["blstats"][NLE_BLSTATS_DEPTH] == 1
+    _, reward, terminated, _, info = env.step(0)
+    assert reward == 0.0 and not terminated and info["is_success"] is False

@@ -284,7 +284,13 @@ class GridhackCore:
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
-            self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
+            self._mon_salt = a((10 + np.arange(self.n_monsters, dtype=np.int64)) * 0x1B873593)  # salts 10, 11, ..
+            # adjacency (or the same cell) by the difference of flat positions, offset to index from 0
+            span = hp_ * wp_
+            near = np.zeros(2 * span + 1, dtype=bool)
+            near[span + (tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])] = True
+            near[span] = True
+            self._near, self._near_off = a(near), span
             self._other_slot = a(~np.eye(self.n_monsters, dtype=bool))  # [m, k]: k is another slot than m
         # drawn layers: (name, cell -> value table, agent value, monster value)
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
@@ -458,9 +464,12 @@ class GridhackCore:
     # --- step -----------------------------------------------------------------------------------
     def _rand(self, salt: Any) -> Any:
         """A 32-bit hash of (episode key, time, salt) per sub-env, (B,) for an int salt and (B, k) for
-        k salts; identical on every backend."""
-        key, time = (self.key, self.time) if isinstance(salt, int) else (self.key[:, None], self.time[:, None])
-        x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+        an array of k salts given premultiplied by the salt constant; identical on every backend."""
+        x = self.key * 0x2C1B3C6D + self.time * 0x297A2D39
+        if isinstance(salt, int):
+            x = (x + salt * 0x1B873593) & _MASK32
+        else:  # the monsters' salts, premultiplied in __init__
+            x = (x[:, None] + salt) & _MASK32
         x = x ^ (x >> 15)
         x = (x * 0x2C1B3C6D) & _MASK32
         x = x ^ (x >> 12)
@@ -613,12 +622,12 @@ class GridhackCore:
         lo, hi = _MON_DAMAGE[kind]
         alive = self.malive & ~dead[:, None]
         my, mx = self.my, self.mx
-        adj = alive & (xp.abs(my - self.ay[:, None]) <= 1) & (xp.abs(mx - self.ax[:, None]) <= 1)
+        adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not bool(xp.any(adj)):  # no bite anywhere, and nobody walks
             return msg, mpos
         r = self._rand(self._mon_salt)  # (B, M)
         bite = adj & ((r & 1) == 0)
-        dmg = xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+        dmg = bite * lo if lo == hi else xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
         hp = self.hp - dmg[:, 0]
         for m in range(1, M):
             hp = hp - dmg[:, m]

@@ -11,7 +11,9 @@ incrementally: a step rewrites only the cells it may have changed. Cells are add
 positions in the padded maps, so each lookup is one 1-D gather.
 
 At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
-their number low. The only B = 1 specialisations are in plumbing, never in the rules: host checks
+their number low: per-action rules are lookups in tables indexed by the action and the pending
+direction prompt, and a command's whole outcome is one lookup in tables built from
+:func:`_command_rule`. The only B = 1 specialisations are in plumbing, never in the rules: host checks
 read the single item instead of reducing (``_any``), ``observe`` slices the crop instead of
 gathering it, and a one-level reset takes views of the level pool.
 """
@@ -70,7 +72,7 @@ _MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
 # built here, which are the one statement of the command rules.
 class _Mode:
     MOVE = 0  # a compass move with no prompt pending (resolved by the move tables, not here)
-    # PICKUP .. DOWN are 1 .. 7 (Cmd - 7)
+    # PICKUP .. DOWN are 1 .. 7 (Cmd - 7); DOWN has no effect here (see ``_descend``)
     CANCEL = 8  # a non-direction key while a direction is asked for
     ANSWER = 9  # 9, 10, 11: a direction answering apply (pending 1), zap (2), kick (3)
     COUNT = 12
@@ -128,9 +130,9 @@ def _command_tables() -> dict[str, np.ndarray]:
             for i in range(_ITEMS) for k in range(_KEYS) for v in range(_LEVS) for c in range(Cell.COUNT)]
     key, item, lev, pend, msg, cell, cold, death = (np.array(col) for col in zip(*rows))
     changed = cell != np.tile(np.arange(Cell.COUNT), 2 * _CMD_SIZE // Cell.COUNT)
+    by_luck = changed.reshape(2, -1)
     flags = (_FLAG_CELL * changed + _FLAG_RAY * (cold | death)).reshape(2, -1)
-    lucky_differs = (changed.reshape(2, -1)[0] != changed.reshape(2, -1)[1])
-    flags = flags[0] | flags[1] | _FLAG_LUCK * lucky_differs
+    flags = flags[0] | flags[1] | _FLAG_LUCK * (by_luck[0] != by_luck[1])
     return {"inv": np.stack([key, item, lev]).astype(np.int64), "pend": pend.astype(np.int64),
             "msg": msg.astype(np.int64), "cell": cell.astype(np.uint8), "changed": changed, "cold": cold,
             "death": death, "flags": flags.astype(np.int64)}

@@ -11,7 +11,9 @@ incrementally: a step rewrites only the cells it may have changed. Cells are add
 positions in the padded maps, so each lookup is one 1-D gather.
 
 At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
-their number low. The only B = 1 specialisations are in plumbing, never in the rules: host checks
+their number low: per-action rules are lookups in tables indexed by the action and the pending
+direction prompt, and a command's whole outcome is one lookup in tables built from
+:func:`_command_rule`. The only B = 1 specialisations are in plumbing, never in the rules: host checks
 read the single item instead of reducing (``_any``), ``observe`` slices the crop instead of
 gathering it, and a one-level reset takes views of the level pool.
 """
@@ -63,6 +65,82 @@ _MON_MOVES = {Monster.JACKAL: True, Monster.MINOTAUR: False}
 _MON_DAMAGE = {Monster.JACKAL: (1, 1), Monster.MINOTAUR: (4, 7)}
 
 
+# --- commands as tables ----------------------------------------------------------------------
+# A step's command is resolved by one table lookup: its *mode* (from the action and the pending
+# direction prompt), the inventory (has_key, item, levitating) and the cell it acts on (the agent's
+# own cell for pickup, the target cell when a direction answers apply/zap/kick) index the tables
+# built here, which are the one statement of the command rules.
+class _Mode:
+    MOVE = 0  # a compass move with no prompt pending (resolved by the move tables, not here)
+    # PICKUP .. DOWN are 1 .. 7 (Cmd - 7); DOWN has no effect here (see ``_descend``)
+    CANCEL = 8  # a non-direction key while a direction is asked for
+    ANSWER = 9  # 9, 10, 11: a direction answering apply (pending 1), zap (2), kick (3)
+    COUNT = 12
+
+
+_ITEMS, _KEYS, _LEVS = 6, 2, 2
+_MODE_SIZE = _ITEMS * _KEYS * _LEVS * Cell.COUNT
+_CMD_SIZE = _Mode.COUNT * _MODE_SIZE  # one layer; a second layer holds the outcomes of a lucky kick
+_INV_WEIGHT = np.array([[_LEVS * Cell.COUNT], [_KEYS * _LEVS * Cell.COUNT], [Cell.COUNT]], dtype=np.int64)  # has_key, item, lev
+_FLAG_CELL, _FLAG_RAY, _FLAG_LUCK = 1, 2, 4  # some cell changes; a ray is fired; a kick's luck matters
+
+
+def _command_rule(mode: int, item: int, key: int, lev: int, cell: int, lucky: bool) -> tuple[int, ...]:
+    """(has_key, item, lev, pending, message, cell, cold ray, death ray) after a command."""
+    pend, msg, cold, death = 0, Msg.NONE, False, False
+    if mode == _Mode.CANCEL:
+        msg = Msg.NEVER_MIND
+    elif mode == Cmd.PICKUP - 7:
+        obj = int(_OBJECT[cell])
+        if obj >= 0 and (obj == 0 or item == Item.NONE):
+            key, item = (1, item) if obj == 0 else (key, obj)
+            cell, msg = Cell.FLOOR, Msg.PICK_KEY + obj
+        else:
+            msg = Msg.NOTHING_HERE
+    elif mode == Cmd.QUAFF - 7:
+        drink = item == Item.POTION
+        lev, item, msg = (1, Item.NONE, Msg.FLOAT_UP) if drink else (lev, item, Msg.NO_DRINK)
+    elif mode == Cmd.WEAR - 7:
+        don = item == Item.BOOTS and lev == 0
+        lev, msg = (1, Msg.FLOAT_UP) if don else (lev, Msg.NO_WEAR)
+    elif mode == Cmd.APPLY - 7:
+        pend, msg = (1, Msg.DIRECTION) if item == Item.HORN or key > 0 else (0, Msg.NO_APPLY)
+    elif mode == Cmd.ZAP - 7:
+        pend, msg = (2, Msg.DIRECTION) if item in (Item.WAND_COLD, Item.WAND_DEATH) else (0, Msg.NO_ZAP)
+    elif mode == Cmd.KICK - 7:
+        pend, msg = 3, Msg.DIRECTION
+    elif mode == _Mode.ANSWER:  # apply: a frost horn blows cold, else a key unlocks
+        if item == Item.HORN:
+            cold = True
+        elif key > 0:
+            cell, msg = (Cell.DOOR_OPEN, Msg.UNLOCK) if cell == Cell.DOOR_LOCKED else (cell, Msg.NO_DOOR)
+    elif mode == _Mode.ANSWER + 1:  # zap
+        cold, death = item == Item.WAND_COLD, item == Item.WAND_DEATH
+    elif mode == _Mode.ANSWER + 2:  # kick: a door crashes open with probability 1/3
+        if _IS_DOOR[cell]:
+            cell, msg = (Cell.DOORWAY, Msg.KICK_OPEN) if lucky else (cell, Msg.WHAMM)
+        else:
+            msg = Msg.OUCH if _IS_SOLID[cell] else Msg.KICK_AIR
+    return key, item, lev, pend, msg, cell, cold, death
+
+
+def _command_tables() -> dict[str, np.ndarray]:
+    """The outcome of every (luck, mode, item, has_key, lev, cell), flattened in that order."""
+    rows = [_command_rule(m, i, k, v, c, lucky) for lucky in (False, True) for m in range(_Mode.COUNT)
+            for i in range(_ITEMS) for k in range(_KEYS) for v in range(_LEVS) for c in range(Cell.COUNT)]
+    key, item, lev, pend, msg, cell, cold, death = (np.array(col) for col in zip(*rows))
+    changed = cell != np.tile(np.arange(Cell.COUNT), 2 * _CMD_SIZE // Cell.COUNT)
+    by_luck = changed.reshape(2, -1)
+    flags = (_FLAG_CELL * changed + _FLAG_RAY * (cold | death)).reshape(2, -1)
+    flags = flags[0] | flags[1] | _FLAG_LUCK * (by_luck[0] != by_luck[1])
+    return {"inv": np.stack([key, item, lev]).astype(np.int64), "pend": pend.astype(np.int64),
+            "msg": msg.astype(np.int64), "cell": cell.astype(np.uint8), "changed": changed, "cold": cold,
+            "death": death, "flags": flags.astype(np.int64)}
+
+
+_CMD_TABLES = _command_tables()
+
+
 def _same(x: Any) -> Any:
     return x
 
@@ -89,6 +167,18 @@ def _np_first(x: Any) -> bool:  # any() of a (1,) array: an item read costs a te
 
 def _torch_any(x: Any) -> bool:
     return bool(x.any())
+
+
+def _np_or(x: Any) -> int:  # the OR of flag bits over sub-envs
+    return int(np.bitwise_or.reduce(x))
+
+
+def _np_first_int(x: Any) -> int:
+    return int(x[0])
+
+
+def _torch_or(x: Any) -> int:
+    return sum(bit for bit in (_FLAG_CELL, _FLAG_RAY, _FLAG_LUCK) if bool(((x & bit) != 0).any()))
 
 
 class GridhackCore:
@@ -154,15 +244,12 @@ class GridhackCore:
         xp, B = self.xp, self.num_envs
         a = self._a
         i64 = xp.int64
-        self._act = a(np.array(self.actions, dtype=np.int64))
         self._dy, self._dx = a(tiles.DIRS[:, 0].copy()), a(tiles.DIRS[:, 1].copy())
-        self._dxy = a(tiles.DIRS[:, ::-1].T.copy())  # (2, 8): dx, dy of each compass command
         self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
         self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
         self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
         self._cell_glyph, self._cell_char, self._cell_color = a(tiles.CELL_GLYPH), a(tiles.CELL_CHAR), a(tiles.CELL_COLOR)
-        self._move_msg, self._move_cell = a(_MOVE_MSG), a(_MOVE_CELL)
-        self._bump_opens = a(_MOVE_CELL != np.arange(Cell.COUNT))
+        self._move_cell = a(_MOVE_CELL)
         self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)
         self._msg_table = a(tiles.MESSAGE_TABLE)
         self._b = xp.arange(B, dtype=i64, device=device)
@@ -187,7 +274,8 @@ class GridhackCore:
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
         self._specials = any(c >= 8 for c in self.actions)
-        self._has_cmd = [c in self.actions for c in range(Cmd.COUNT)]  # blocks of absent commands are skipped
+        self._n_act = len(self.actions)
+        self._k_tables(a)
         # the lava check is skipped for tasks whose levels have none
         self._lava = self.source.has_lava
         self._wp = wp_
@@ -198,7 +286,13 @@ class GridhackCore:
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
-            self._mon_salt = a(10 + np.arange(self.n_monsters, dtype=np.int64))
+            self._mon_salt = a((10 + np.arange(self.n_monsters, dtype=np.int64)) * 0x1B873593)  # salts 10, 11, ..
+            # adjacency (or the same cell) by the difference of flat positions, offset to index from 0
+            span = hp_ * wp_
+            near = np.zeros(2 * span + 1, dtype=bool)
+            near[span + (tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])] = True
+            near[span] = True
+            self._near, self._near_off = a(near), span
             self._other_slot = a(~np.eye(self.n_monsters, dtype=bool))  # [m, k]: k is another slot than m
         # drawn layers: (name, cell -> value table, agent value, monster value)
         mon = tiles.MONSTER_GLYPH.get(task.monster, (0, "?", 0))
@@ -209,17 +303,44 @@ class GridhackCore:
             self._layer_spec.append(("color", self._cell_color, tiles.AGENT_COLOR, mon[2]))
         self._bind_views()
 
+    def _k_tables(self, a: Any) -> None:
+        """Tables indexed by ``k = pending * n_actions + action`` (the action and the direction prompt
+        it answers), and the command tables indexed by the state index of :meth:`_commands`."""
+        pends = range(4 if self._specials else 1)
+        cmd = np.array([c for _ in pends for c in self.actions])
+        modes = np.array([(_Mode.ANSWER + p - 1 if p else _Mode.MOVE) if c < 8 else (_Mode.CANCEL if p else c - 7)
+                          for p in pends for c in self.actions])
+        moving = modes == _Mode.MOVE
+        # a non-move command acts on the agent's own cell (target step 0), an answer on its target
+        step = np.where(cmd < 8, tiles.DIRS[cmd & 7].T, 0)
+        wp = tiles.W + 2 * PAD
+        self._k_dflat = a(step[0] * wp + step[1])
+        self._k_dxy = a(np.where(moving, step[::-1], 0))  # (2, K): dx, dy of a move
+        self._k_slow, self._k_move = a(~moving), a(moving)
+        self._k_mode = a(modes * _MODE_SIZE)
+        self._k_down = a(cmd == Cmd.DOWN)
+        # move tables: the cell index is offset by Cell.COUNT where the action is not a move
+        self._k_cell_off = a(np.where(moving, 0, Cell.COUNT))
+        none = lambda t: np.concatenate([t, np.zeros_like(t)])  # noqa: E731
+        self._go_tab, self._move_msg_tab = a(none(_WALKABLE)), a(none(_MOVE_MSG))
+        self._opens_tab = a(none(_MOVE_CELL != np.arange(Cell.COUNT)))
+        t = _CMD_TABLES
+        self._c_inv, self._c_pend, self._c_msg, self._c_cell = a(t["inv"]), a(t["pend"]), a(t["msg"]), a(t["cell"])
+        self._c_changed, self._c_cold, self._c_death, self._c_flags = a(t["changed"]), a(t["cold"]), a(t["death"]), a(t["flags"])
+        self._inv_weight = a(_INV_WEIGHT)
+
     def _bind_namespace(self) -> None:
         """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
         if self.backend == "numpy":
             self.xp, self._long, self._copy = np, _same, _np_copy
             self._any = _np_first if self.num_envs == 1 else _np_any
+            self._bits = _np_first_int if self.num_envs == 1 else _np_or
         else:
             import array_api_compat
             import torch
 
             self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
-            self._any = _torch_any
+            self._any, self._bits = _torch_any, _torch_or
 
     def _bind_views(self) -> None:
         (self.ax, self.ay, self.hp, self.depth, self.has_key, self.item, self.lev,
@@ -228,7 +349,7 @@ class GridhackCore:
         self._cells_f = self.cells.reshape(-1)
         self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
 
-    _UNPICKLED = ("xp", "_long", "_copy", "_any", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
+    _UNPICKLED = ("xp", "_long", "_copy", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
                   "_cells_f", "_layers_f")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -345,9 +466,12 @@ class GridhackCore:
     # --- step -----------------------------------------------------------------------------------
     def _rand(self, salt: Any) -> Any:
         """A 32-bit hash of (episode key, time, salt) per sub-env, (B,) for an int salt and (B, k) for
-        k salts; identical on every backend."""
-        key, time = (self.key, self.time) if isinstance(salt, int) else (self.key[:, None], self.time[:, None])
-        x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt * 0x1B873593) & _MASK32
+        an array of k salts given premultiplied by the salt constant; identical on every backend."""
+        x = self.key * 0x2C1B3C6D + self.time * 0x297A2D39
+        if isinstance(salt, int):
+            x = (x + salt * 0x1B873593) & _MASK32
+        else:  # the monsters' salts, premultiplied in __init__
+            x = (x[:, None] + salt) & _MASK32
         x = x ^ (x >> 15)
         x = (x * 0x2C1B3C6D) & _MASK32
         x = x ^ (x >> 12)
@@ -362,47 +486,42 @@ class GridhackCore:
         Cells are addressed by flat positions in the maps (``_flat``): one 1-D gather per lookup.
         """
         xp, long, any_ = self.xp, self._long, self._any
-        cmd = self._act[actions]
+        # k: the action and the direction prompt it may answer; every per-action rule is a table on k
+        k = self.pending * self._n_act + actions if self._specials else actions
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
-        slow = self._specials and any_((cmd >= 8) | (self.pending > 0))
-        move = ((cmd < 8) & (self.pending == 0)) if slow else None
-        d = cmd & 7 if slow else cmd
+        slow = self._specials and any_(self._k_slow[k])
         opos = self._row_base + self.ay * self._wp + self.ax
-        tpos = opos + self._dflat[d]
+        tpos = opos + self._k_dflat[k]
         tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
         redraw = [opos]
         if slow or self.n_monsters:
             redraw.append(tpos)
 
-        go = self._walkable[tc]
-        msg = self._move_msg[tc]
-        if move is not None:
-            go, msg = go & move, xp.where(move, msg, 0)
+        cell = tc + self._k_cell_off[k] if slow else tc  # non-moves read the all-zero half of the move tables
+        go, msg = self._go_tab[cell], self._move_msg_tab[cell]
         if self.n_monsters:
             mpos = self._flat(slice(None), self.my, self.mx)
             hits = self.malive & (mpos == tpos[:, None])
             melee = self._or_cols(hits)
             go = go & ~melee
-            if move is not None:
-                melee = melee & move
+            if slow:
+                melee = melee & self._k_move[k]
             if any_(melee):
                 kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
                 self.malive[...] = self.malive & ~(hits & kill[:, None])
                 kind = self.task.monster - 1
                 msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
-        opens = self._bump_opens[tc]
-        if move is not None:
-            opens = opens & move
+        opens = self._opens_tab[cell]
         if any_(opens):
             self._cells_f[tpos] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
             if len(redraw) == 1:
                 redraw.append(tpos)
-        self.stats[:2] += self._dxy[:, d] * go  # rows BL_X, BL_Y
+        self.stats[:2] += self._k_dxy[:, k] * go  # rows BL_X, BL_Y
         apos = xp.where(go, tpos, opos)
 
         if slow:
-            msg = self._commands(cmd, tpos, apos, tc, msg)
+            msg = self._commands(k, tpos, apos, tc, msg)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         dead = None
@@ -416,7 +535,7 @@ class GridhackCore:
             msg = xp.where(slain, Msg.DIE, msg)
             dead = dead | slain
         if self.task.multilevel:
-            success, msg, descended = self._descend(cmd, move, msg)
+            success, msg, descended = self._descend(k if slow else None, uc, msg)
             if descended:
                 apos = None  # the agent now stands on a new level's start: _draw_actors reads it
         else:
@@ -440,83 +559,25 @@ class GridhackCore:
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, cmd: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
+    def _commands(self, k: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
-        Each block runs only when some sub-env issued its command (blocks of commands outside the
-        action set are skipped outright; one host check per block otherwise).
+        One lookup in the command tables (:func:`_command_rule`) at the state index (mode, has_key,
+        item, lev, acted-on cell `tc`); only cell writes, kick luck and rays are conditional (one
+        host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0.
         """
         xp = self.xp
-        pend = self.pending
-        # Commands some sub-env may have issued: the action set's, or at B = 1 (numpy) exactly the one
-        # read on the host, so that the blocks of the others are skipped without building their masks.
-        if self.num_envs == 1 and xp is np:
-            c = int(cmd[0])
-            issued = (c,) if c >= 8 and int(pend[0]) == 0 else ()
-        else:
-            issued = self.actions
-        waiting = pend > 0
-        is_dir = cmd < 8
-        special = ~is_dir & ~waiting
-        resolve = is_dir & waiting
-        cancel = ~is_dir & waiting  # a non-direction key while a direction is asked for cancels the command
-        msg = xp.where(cancel, Msg.NEVER_MIND, msg)
-        new_pend = xp.where(waiting, 0, pend)
-        item, lev, has_key = self.item, self.lev, self.has_key
-
-        pick = special & (cmd == Cmd.PICKUP) if Cmd.PICKUP in issued else None
-        if pick is not None and self._any(pick):
-            uc = self._long(self._cells_f[apos])
-            obj = self._object[uc]
-            took = pick & (obj >= 0) & ((obj == 0) | (item == Item.NONE))
-            has_key[...] = xp.where(took & (obj == 0), 1, has_key)
-            item[...] = xp.where(took & (obj > 0), obj, item)
-            self._cells_f[apos] = xp.astype(xp.where(took, Cell.FLOOR, uc), xp.uint8)
-            msg = xp.where(pick, xp.where(took, Msg.PICK_KEY + obj, Msg.NOTHING_HERE), msg)
-
-        if Cmd.QUAFF in issued or Cmd.WEAR in issued:
-            quaff = special & (cmd == Cmd.QUAFF)
-            wear = special & (cmd == Cmd.WEAR)
-            if self._any(quaff | wear):
-                drink = quaff & (item == Item.POTION)
-                don = wear & (item == Item.BOOTS) & (lev == 0)
-                lev[...] = xp.where(drink | don, 1, lev)
-                item[...] = xp.where(drink, Item.NONE, item)
-                msg = xp.where(quaff, xp.where(drink, Msg.FLOAT_UP, Msg.NO_DRINK), msg)
-                msg = xp.where(wear, xp.where(don, Msg.FLOAT_UP, Msg.NO_WEAR), msg)
-
-        if Cmd.APPLY in issued or Cmd.ZAP in issued or Cmd.KICK in issued:
-            apply = special & (cmd == Cmd.APPLY)
-            zap = special & (cmd == Cmd.ZAP)
-            kick = special & (cmd == Cmd.KICK)
-            if self._any(apply | zap | kick):
-                can_apply = apply & ((item == Item.HORN) | (has_key > 0))
-                can_zap = zap & ((item == Item.WAND_COLD) | (item == Item.WAND_DEATH))
-                new_pend = xp.where(can_apply, 1, xp.where(can_zap, 2, xp.where(kick, 3, new_pend)))
-                msg = xp.where(can_apply | can_zap | kick, Msg.DIRECTION, msg)
-                msg = xp.where(apply & ~can_apply, Msg.NO_APPLY, msg)
-                msg = xp.where(zap & ~can_zap, Msg.NO_ZAP, msg)
-
-        if self._any(resolve):  # the direction given to an earlier apply (1), zap (2) or kick (3)
-            cold = resolve & (((pend == 1) & (item == Item.HORN)) | ((pend == 2) & (item == Item.WAND_COLD)))
-            death = resolve & (pend == 2) & (item == Item.WAND_DEATH)
-            if self._has_cmd[Cmd.APPLY]:
-                unlock = resolve & (pend == 1) & (item != Item.HORN) & (has_key > 0)
-                opened = unlock & (tc == Cell.DOOR_LOCKED)
-                if self._any(opened):  # other sub-envs keep their cell as it is now (a door bumped open stays open)
-                    self._cells_f[tpos] = xp.astype(xp.where(opened, Cell.DOOR_OPEN, self._cells_f[tpos]), xp.uint8)
-                msg = xp.where(unlock, xp.where(opened, Msg.UNLOCK, Msg.NO_DOOR), msg)
-            if self._has_cmd[Cmd.KICK]:
-                kicked = resolve & (pend == 3)
-                door = self._is_door[tc]
-                crash = kicked & door & ((self._rand(2) % 3) == 0)
-                if self._any(crash):
-                    self._cells_f[tpos] = xp.astype(xp.where(crash, Cell.DOORWAY, self._cells_f[tpos]), xp.uint8)
-                msg = xp.where(kicked, xp.where(door, xp.where(crash, Msg.KICK_OPEN, Msg.WHAMM),
-                                                xp.where(self._is_solid[tc], Msg.OUCH, Msg.KICK_AIR)), msg)
-            if self._any(cold | death):
-                msg = self._rays(cold, death, tpos - apos, msg)
-        self.pending = new_pend
+        s = self._k_mode[k] + xp.sum(self.stats[4:7] * self._inv_weight, axis=0) + tc  # rows has_key, item, lev
+        flags = self._bits(self._c_flags[s])
+        if flags & _FLAG_LUCK:  # a kick at a door crashes it open with probability 1/3
+            s = s + _CMD_SIZE * xp.astype((self._rand(2) % 3) == 0, xp.int64)
+        self.stats[4:7] = self._c_inv[:, s]
+        self.pending = self._c_pend[s]
+        if flags & _FLAG_CELL:  # other sub-envs keep their cell as it is now (a door bumped open stays open)
+            self._cells_f[tpos] = xp.where(self._c_changed[s], self._c_cell[s], self._cells_f[tpos])
+        msg = msg + self._c_msg[s]
+        if flags & _FLAG_RAY:
+            msg = self._rays(self._c_cold[s], self._c_death[s], tpos - apos, msg)
         return msg
 
     def _rays(self, cold: Any, death: Any, step: Any, msg: Any) -> Any:
@@ -563,12 +624,12 @@ class GridhackCore:
         lo, hi = _MON_DAMAGE[kind]
         alive = self.malive & ~dead[:, None]
         my, mx = self.my, self.mx
-        adj = alive & (xp.abs(my - self.ay[:, None]) <= 1) & (xp.abs(mx - self.ax[:, None]) <= 1)
+        adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not bool(xp.any(adj)):  # no bite anywhere, and nobody walks
             return msg, mpos
         r = self._rand(self._mon_salt)  # (B, M)
         bite = adj & ((r & 1) == 0)
-        dmg = xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
+        dmg = bite * lo if lo == hi else xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)
         hp = self.hp - dmg[:, 0]
         for m in range(1, M):
             hp = hp - dmg[:, m]
@@ -597,14 +658,15 @@ class GridhackCore:
         redraw.append(xp.reshape(mpos, (-1,)))  # the cells they left
         return msg, cur
 
-    def _descend(self, cmd: Any, move: Any, msg: Any) -> tuple[Any, Any, bool]:
-        """The `>` command on stairs down: load the next dungeon level, or succeed on the last.
-        Returns (success, msg, whether some sub-env went down to a new level)."""
-        xp, b = self.xp, self._b
-        if move is None:  # everyone moved
+    def _descend(self, k: Any, uc: Any, msg: Any) -> tuple[Any, Any, bool]:
+        """The `>` command on stairs down (`uc`: the agent's cell): load the next dungeon level, or
+        succeed on the last. `k` is None when everyone moved. Returns (success, msg, whether some
+        sub-env went down to a new level)."""
+        xp = self.xp
+        if k is None:  # everyone moved
             return xp.zeros(self.num_envs, dtype=xp.bool, device=self.device), msg, False
-        down = (cmd == Cmd.DOWN) & (self.pending == 0)
-        on = down & (self._long(self.cells[b, self.ay, self.ax]) == Cell.STAIRS_DOWN)
+        down = self._k_down[k]
+        on = down & self._is_goal[uc]
         self.depth[...] = xp.where(on, self.depth + 1, self.depth)
         success = on & (self.depth >= self.task.depth)
         nxt = on & ~success

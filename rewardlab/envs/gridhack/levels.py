@@ -45,15 +45,16 @@ class GenerationError(RuntimeError):
 
 
 def _single(grid: np.ndarray, start: tuple[int, int], monsters: list[tuple[int, int]] | None = None) -> Level:
-    mons = np.array(monsters if monsters else np.zeros((0, 2)), dtype=np.int64).reshape(-1, 2)
-    return Level(grid[None].copy(), np.array([start], dtype=np.int64), mons)
+    """A one-level Level; it takes `grid` over (generators make a fresh one per level), so no copy."""
+    mons = np.array(monsters or [], dtype=np.int64).reshape(-1, 2)
+    return Level(grid[None], np.array([start], dtype=np.int64), mons)
 
 
 def _room(grid: np.ndarray, top: int, left: int, h: int, w: int, wall: int | None = None) -> None:
     """Draw a room whose outer rectangle (walls included) is (top, left, h, w)."""
     if wall is None:
         grid[top : top + h, left : left + w] = Cell.WALL_H
-        grid[top + 1 : top + h - 1, (left, left + w - 1)] = Cell.WALL_V
+        grid[top + 1 : top + h - 1, left : left + w : w - 1] = Cell.WALL_V  # both side walls: a slice, not a gather
     else:
         grid[top : top + h, left : left + w] = wall
     grid[top + 1 : top + h - 1, left + 1 : left + w - 1] = Cell.FLOOR
@@ -84,7 +85,7 @@ class FastRng:
 
     Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
     microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
-    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, tens of
+    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, about ten
     microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
     that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
     (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
@@ -98,6 +99,9 @@ class FastRng:
     _FULL = 512
 
     def __init__(self, seed: Any, block: int = 16):
+        if isinstance(seed, list) and all(isinstance(v, int) and 0 <= v <= 0xFFFFFFFF for v in seed):
+            # SeedSequence turns each int of a list into uint32 words in Python, an array in C: the same entropy
+            seed = np.array(seed, dtype=np.uint32)
         self._seed, self._rng, self._block = seed, None, block
         self._u: list[float] = []
         self._i = 0
@@ -113,18 +117,16 @@ class FastRng:
         self._u, self._i = self._u[self._i:] + self.rng.random(n).tolist(), 0
         self._drawn += n
 
-    def integers(self, low: int, high: int | None = None, size: int | None = None) -> Any:
+    def integers(self, low: int, high: int | None = None) -> int:
         if high is None:
             low, high = 0, low
-        if size is not None:
-            return np.array([self.integers(low, high) for _ in range(size)], dtype=np.int64)
-        if self._i == len(self._u):
+        i = self._i
+        if i == len(self._u):
             # 16, 16, 32, ..., 256 (512 in all), then blocks of 512: block boundaries stay multiples of 512
-            n = min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL
-            self._fill(n)
-        u = self._u[self._i]
-        self._i += 1
-        return low + int(u * (high - low))
+            self._fill(min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL)
+            i = 0
+        self._i = i + 1
+        return low + int(self._u[i] * (high - low))
 
     def permutation(self, n: int) -> np.ndarray:
         if self._drawn % self._FULL:
@@ -140,29 +142,30 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
     previous one, and rooms may share walls but never overlap inside. With ``lava_walls`` every wall
     is lava (MiniHack's ``-Lava`` variants): touching one kills.
     """
+    draw = layout.integers  # ~80 draws a level: bind the method once
     for _ in range(200):
         rooms: list[tuple[int, int, int, int]] = []
         doors: list[tuple[int, int]] = []
-        h, w = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
-        rooms.append((int(layout.integers(0, H - h + 1)), int(layout.integers(0, W - w + 1)), int(h), int(w)))
+        h, w = int(draw(4, max_size + 1)), int(draw(4, max_size + 1))
+        rooms.append((int(draw(0, H - h + 1)), int(draw(0, W - w + 1)), h, w))
         entry_side = -1
         while len(rooms) < n_rooms:
             placed = False
+            top, left, rh, rw = rooms[-1]
             for _ in range(40):
-                top, left, rh, rw = rooms[-1]
-                side = int(layout.integers(4))  # 0 north, 1 east, 2 south, 3 west
+                side = int(draw(4))  # 0 north, 1 east, 2 south, 3 west
                 if side == entry_side:
                     continue
-                nh, nw = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
-                if side in (0, 2):
-                    dx = left + int(layout.integers(1, rw - 1))
+                nh, nw = int(draw(4, max_size + 1)), int(draw(4, max_size + 1))
+                if side == 0 or side == 2:
+                    dx = left + int(draw(1, rw - 1))
                     dy = top if side == 0 else top + rh - 1
-                    nl = dx - int(layout.integers(1, nw - 1))
+                    nl = dx - int(draw(1, nw - 1))
                     nt = dy - nh + 1 if side == 0 else dy
                 else:
-                    dy = top + int(layout.integers(1, rh - 1))
+                    dy = top + int(draw(1, rh - 1))
                     dx = left + rw - 1 if side == 1 else left
-                    nt = dy - int(layout.integers(1, nh - 1))
+                    nt = dy - int(draw(1, nh - 1))
                     nl = dx if side == 1 else dx - nw + 1
                 if nt < 0 or nl < 0 or nt + nh > H or nl + nw > W:
                     continue
@@ -197,12 +200,12 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
 
 
 def _overlaps_any(t: int, l: int, h: int, w: int, rooms: list[tuple[int, int, int, int]]) -> bool:  # noqa: E741
-    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms`, or the inside of one
-    of them meets its rectangle (shared walls are allowed). Plain loops: placement calls it thousands of times."""
+    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms` (shared walls are
+    allowed). That test is symmetric: it is also whether the inside of one of `rooms` meets the new
+    rectangle (on each axis both read ``t2 + 1 < t + h and t + 1 < t2 + h2``). Plain loops: placement
+    calls it thousands of times."""
     for t2, l2, h2, w2 in rooms:
-        if not (t + h - 1 <= t2 or t2 + h2 <= t + 1 or l + w - 1 <= l2 or l2 + w2 <= l + 1):
-            return True
-        if not (t2 + h2 - 1 <= t or t + h <= t2 + 1 or l2 + w2 - 1 <= l or l + w <= l2 + 1):
+        if t2 + 1 < t + h and t + 1 < t2 + h2 and l2 + 1 < l + w and l + 1 < l2 + w2:
             return True
     return False
 

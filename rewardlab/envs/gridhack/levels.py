@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
@@ -80,12 +81,53 @@ def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int,
     return [cells[i] for i in idx]
 
 
+_M32 = 0xFFFFFFFF
+
+
+def _hash_consts(init: int, mult: int, n: int) -> list[tuple[int, int]]:
+    """(xor, multiplier) of the n first calls of numpy SeedSequence's hash (its constant advances by `mult`)."""
+    out, h = [], init
+    for _ in range(n):
+        out.append((h, h * mult & _M32))
+        h = h * mult & _M32
+    return out
+
+
+_STATE_HASH = _hash_consts(0x8B51F9DD, 0x58F38DED, 8)  # numpy's INIT_B, MULT_B: generate_state of 8 uint32 words
+
+
+class _StateWords(ISeedSequence):
+    """The PCG64 seed words of a numpy SeedSequence, hashed from its pool in Python with numpy's
+    constants: numpy's own ``generate_state`` goes through numpy scalars and costs half the seeding."""
+
+    def __init__(self, pool: list[int]):
+        self.pool = pool
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        if (n_words, np.dtype(dtype)) != (4, np.dtype(np.uint64)):  # PCG64 asks exactly this
+            raise NotImplementedError("_StateWords only seeds PCG64")
+        w = []
+        for i, (x, m) in enumerate(_STATE_HASH):
+            v = (self.pool[i % len(self.pool)] ^ x) * m & _M32
+            w.append(v ^ v >> 16)
+        return np.array([w[0] | w[1] << 32, w[2] | w[3] << 32, w[4] | w[5] << 32, w[6] | w[7] << 32], dtype=np.uint64)
+
+
+def _generator(seed: Any) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, at about half the cost for a list of ints below 2**32 (SeedSequence
+    turns each int of a list into uint32 words in Python, an array in C: the same entropy)."""
+    if isinstance(seed, list) and all(isinstance(v, int) and 0 <= v <= _M32 for v in seed):
+        pool = np.random.SeedSequence(np.array(seed, dtype=np.uint32)).pool.tolist()
+        return np.random.Generator(np.random.PCG64(_StateWords(pool)))
+    return np.random.default_rng(seed)
+
+
 class FastRng:
     """A numpy Generator, made on first use, whose scalar ``integers`` draws come from blocks of uniforms.
 
     Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
     microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
-    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, about ten
+    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, several
     microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
     that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
     (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
@@ -99,9 +141,6 @@ class FastRng:
     _FULL = 512
 
     def __init__(self, seed: Any, block: int = 16):
-        if isinstance(seed, list) and all(isinstance(v, int) and 0 <= v <= 0xFFFFFFFF for v in seed):
-            # SeedSequence turns each int of a list into uint32 words in Python, an array in C: the same entropy
-            seed = np.array(seed, dtype=np.uint32)
         self._seed, self._rng, self._block = seed, None, block
         self._u: list[float] = []
         self._i = 0
@@ -110,7 +149,7 @@ class FastRng:
     @property
     def rng(self) -> np.random.Generator:
         if self._rng is None:
-            self._rng = np.random.default_rng(self._seed)
+            self._rng = _generator(self._seed)
         return self._rng
 
     def _fill(self, n: int) -> None:

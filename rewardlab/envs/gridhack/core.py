@@ -36,6 +36,7 @@ OBSERVATION_KEYS = ("glyphs", "chars", "colors", "glyphs_crop", "blstats", "mess
 HP_MAX = 12
 RAY_RANGE = 8  # cells a bolt of cold or a death ray travels
 _MASK32 = 0xFFFFFFFF
+_KEY_RANGE = 2**31  # per-episode hash keys are drawn from [0, 2**31)
 
 # Per-cell rule tables (index: cell type)
 _WALKABLE = np.zeros(Cell.COUNT, dtype=bool)
@@ -373,8 +374,14 @@ class GridhackCore:
 
     def _load(self, rows_np: np.ndarray, rng: np.random.Generator) -> None:
         n = rows_np.size
-        ids = self.source.sample(rng, n)
-        keys = rng.integers(0, 2**31, size=n, dtype=np.int64)
+        if self.source.n_ids == _KEY_RANGE:
+            # fresh levels draw ids from the keys' range, and numpy's bounded int64 draws keep no buffer
+            # between calls: one draw of 2n is the two draws of n (ids, then keys) at half the call cost
+            ids_keys = self.source.sample(rng, 2 * n)
+            ids, keys = ids_keys[:n], ids_keys[n:]
+        else:
+            ids = self.source.sample(rng, n)
+            keys = rng.integers(0, _KEY_RANGE, size=n, dtype=np.int64)
         lv = self.source.levels(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
@@ -385,7 +392,7 @@ class GridhackCore:
         if self.stack is not None:
             self.stack[rows] = self._a(cells)
         self.stack_start[rows] = self._a(start)
-        self.stats[:2, rows] = self._a(np.ascontiguousarray(start[:, 0, ::-1].T))  # (y, x) -> rows x, y
+        self.stats[0, rows], self.stats[1, rows] = self._a(start[:, 0, 1]), self._a(start[:, 0, 0])  # (y, x) -> rows x, y
         self.stats[2:, rows] = self._bl_reset
         self.pending[rows] = 0
         self.msg[rows] = 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
@@ -45,15 +46,16 @@ class GenerationError(RuntimeError):
 
 
 def _single(grid: np.ndarray, start: tuple[int, int], monsters: list[tuple[int, int]] | None = None) -> Level:
-    mons = np.array(monsters if monsters else np.zeros((0, 2)), dtype=np.int64).reshape(-1, 2)
-    return Level(grid[None].copy(), np.array([start], dtype=np.int64), mons)
+    """A one-level Level; it takes `grid` over (generators make a fresh one per level), so no copy."""
+    mons = np.array(monsters or [], dtype=np.int64).reshape(-1, 2)
+    return Level(grid[None], np.array([start], dtype=np.int64), mons)
 
 
 def _room(grid: np.ndarray, top: int, left: int, h: int, w: int, wall: int | None = None) -> None:
     """Draw a room whose outer rectangle (walls included) is (top, left, h, w)."""
     if wall is None:
         grid[top : top + h, left : left + w] = Cell.WALL_H
-        grid[top + 1 : top + h - 1, (left, left + w - 1)] = Cell.WALL_V
+        grid[top + 1 : top + h - 1, left : left + w : w - 1] = Cell.WALL_V  # both side walls: a slice, not a gather
     else:
         grid[top : top + h, left : left + w] = wall
     grid[top + 1 : top + h - 1, left + 1 : left + w - 1] = Cell.FLOOR
@@ -63,20 +65,71 @@ def _interior(top: int, left: int, h: int, w: int) -> list[tuple[int, int]]:
     return [(y, x) for y in range(top + 1, top + h - 1) for x in range(left + 1, left + w - 1)]
 
 
-def _pick_inside(rng: Rng, top: int, left: int, h: int, w: int) -> tuple[int, int]:
-    """One interior cell of a room drawn uniformly: ``_pick(rng, _interior(...))[0]`` without the list."""
-    i = int(rng.integers((h - 2) * (w - 2)))
-    return top + 1 + i // (w - 2), left + 1 + i % (w - 2)
+def _distinct(rng: Rng, size: int, n: int) -> list[int]:
+    """n distinct indices in [0, size) drawn uniformly (a repeat is drawn again)."""
+    idx: list[int] = []
+    while len(idx) < n:
+        i = int(rng.integers(size))
+        if i not in idx:
+            idx.append(i)
+    return idx
 
 
 def _pick(rng: Rng, cells: list[tuple[int, int]], n: int = 1) -> list[tuple[int, int]]:
     """n distinct cells drawn uniformly."""
-    idx: list[int] = []
-    while len(idx) < n:
-        i = int(rng.integers(len(cells)))
-        if i not in idx:
-            idx.append(i)
-    return [cells[i] for i in idx]
+    return [cells[i] for i in _distinct(rng, len(cells), n)]
+
+
+def _pick_box(rng: Rng, y0: int, x0: int, rows: int, cols: int, n: int = 1) -> list[tuple[int, int]]:
+    """n distinct cells of the `rows` x `cols` box at (y0, x0): the draws of :func:`_pick` on its row-major
+    cell list, without building the list (tens of microseconds for a room)."""
+    return [(y0 + i // cols, x0 + i % cols) for i in _distinct(rng, rows * cols, n)]
+
+
+def _pick_inside(rng: Rng, top: int, left: int, h: int, w: int) -> tuple[int, int]:
+    """One interior cell of a room drawn uniformly: ``_pick(rng, _interior(...))[0]`` without the list."""
+    return _pick_box(rng, top + 1, left + 1, h - 2, w - 2)[0]
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _hash_consts(init: int, mult: int, n: int) -> list[tuple[int, int]]:
+    """(xor, multiplier) of the n first calls of numpy SeedSequence's hash (its constant advances by `mult`)."""
+    out, h = [], init
+    for _ in range(n):
+        out.append((h, h * mult & _M32))
+        h = h * mult & _M32
+    return out
+
+
+_STATE_HASH = _hash_consts(0x8B51F9DD, 0x58F38DED, 8)  # numpy's INIT_B, MULT_B: generate_state of 8 uint32 words
+
+
+class _StateWords(ISeedSequence):
+    """The PCG64 seed words of a numpy SeedSequence, hashed from its pool in Python with numpy's
+    constants: numpy's own ``generate_state`` goes through numpy scalars and costs half the seeding."""
+
+    def __init__(self, pool: list[int]):
+        self.pool = pool
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        if (n_words, np.dtype(dtype)) != (4, np.dtype(np.uint64)):  # PCG64 asks exactly this
+            raise NotImplementedError("_StateWords only seeds PCG64")
+        w = []
+        for i, (x, m) in enumerate(_STATE_HASH):
+            v = (self.pool[i % len(self.pool)] ^ x) * m & _M32
+            w.append(v ^ v >> 16)
+        return np.array([w[0] | w[1] << 32, w[2] | w[3] << 32, w[4] | w[5] << 32, w[6] | w[7] << 32], dtype=np.uint64)
+
+
+def _generator(seed: Any) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, at about half the cost for a list of ints below 2**32 (SeedSequence
+    turns each int of a list into uint32 words in Python, an array in C: the same entropy)."""
+    if isinstance(seed, list) and all(isinstance(v, int) and 0 <= v <= _M32 for v in seed):
+        pool = np.random.SeedSequence(np.array(seed, dtype=np.uint32)).pool.tolist()
+        return np.random.Generator(np.random.PCG64(_StateWords(pool)))
+    return np.random.default_rng(seed)
 
 
 class FastRng:
@@ -84,7 +137,7 @@ class FastRng:
 
     Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
     microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
-    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, tens of
+    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, several
     microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
     that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
     (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
@@ -106,25 +159,23 @@ class FastRng:
     @property
     def rng(self) -> np.random.Generator:
         if self._rng is None:
-            self._rng = np.random.default_rng(self._seed)
+            self._rng = _generator(self._seed)
         return self._rng
 
     def _fill(self, n: int) -> None:
         self._u, self._i = self._u[self._i:] + self.rng.random(n).tolist(), 0
         self._drawn += n
 
-    def integers(self, low: int, high: int | None = None, size: int | None = None) -> Any:
+    def integers(self, low: int, high: int | None = None) -> int:
         if high is None:
             low, high = 0, low
-        if size is not None:
-            return np.array([self.integers(low, high) for _ in range(size)], dtype=np.int64)
-        if self._i == len(self._u):
+        i = self._i
+        if i == len(self._u):
             # 16, 16, 32, ..., 256 (512 in all), then blocks of 512: block boundaries stay multiples of 512
-            n = min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL
-            self._fill(n)
-        u = self._u[self._i]
-        self._i += 1
-        return low + int(u * (high - low))
+            self._fill(min(max(self._block, self._drawn), self._FULL) if self._drawn < self._FULL else self._FULL)
+            i = 0
+        self._i = i + 1
+        return low + int(self._u[i] * (high - low))
 
     def permutation(self, n: int) -> np.ndarray:
         if self._drawn % self._FULL:
@@ -140,29 +191,30 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
     previous one, and rooms may share walls but never overlap inside. With ``lava_walls`` every wall
     is lava (MiniHack's ``-Lava`` variants): touching one kills.
     """
+    draw = layout.integers  # ~80 draws a level: bind the method once
     for _ in range(200):
         rooms: list[tuple[int, int, int, int]] = []
         doors: list[tuple[int, int]] = []
-        h, w = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
-        rooms.append((int(layout.integers(0, H - h + 1)), int(layout.integers(0, W - w + 1)), int(h), int(w)))
+        h, w = int(draw(4, max_size + 1)), int(draw(4, max_size + 1))
+        rooms.append((int(draw(0, H - h + 1)), int(draw(0, W - w + 1)), h, w))
         entry_side = -1
         while len(rooms) < n_rooms:
             placed = False
+            top, left, rh, rw = rooms[-1]
             for _ in range(40):
-                top, left, rh, rw = rooms[-1]
-                side = int(layout.integers(4))  # 0 north, 1 east, 2 south, 3 west
+                side = int(draw(4))  # 0 north, 1 east, 2 south, 3 west
                 if side == entry_side:
                     continue
-                nh, nw = layout.integers(4, max_size + 1), layout.integers(4, max_size + 1)
-                if side in (0, 2):
-                    dx = left + int(layout.integers(1, rw - 1))
+                nh, nw = int(draw(4, max_size + 1)), int(draw(4, max_size + 1))
+                if side == 0 or side == 2:
+                    dx = left + int(draw(1, rw - 1))
                     dy = top if side == 0 else top + rh - 1
-                    nl = dx - int(layout.integers(1, nw - 1))
+                    nl = dx - int(draw(1, nw - 1))
                     nt = dy - nh + 1 if side == 0 else dy
                 else:
-                    dy = top + int(layout.integers(1, rh - 1))
+                    dy = top + int(draw(1, rh - 1))
                     dx = left + rw - 1 if side == 1 else left
-                    nt = dy - int(layout.integers(1, nh - 1))
+                    nt = dy - int(draw(1, nh - 1))
                     nl = dx if side == 1 else dx - nw + 1
                 if nt < 0 or nl < 0 or nt + nh > H or nl + nw > W:
                     continue
@@ -197,12 +249,12 @@ def multiroom(layout: Rng, objects: Rng, *, n_rooms: int, max_size: int = 10, do
 
 
 def _overlaps_any(t: int, l: int, h: int, w: int, rooms: list[tuple[int, int, int, int]]) -> bool:  # noqa: E741
-    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms`, or the inside of one
-    of them meets its rectangle (shared walls are allowed). Plain loops: placement calls it thousands of times."""
+    """True when the inside of room (t, l, h, w) meets the rectangle of one of `rooms` (shared walls are
+    allowed). That test is symmetric: it is also whether the inside of one of `rooms` meets the new
+    rectangle (on each axis both read ``t2 + 1 < t + h and t + 1 < t2 + h2``). Plain loops: placement
+    calls it thousands of times."""
     for t2, l2, h2, w2 in rooms:
-        if not (t + h - 1 <= t2 or t2 + h2 <= t + 1 or l + w - 1 <= l2 or l2 + w2 <= l + 1):
-            return True
-        if not (t2 + h2 - 1 <= t or t + h <= t2 + 1 or l2 + w2 - 1 <= l or l + w <= l2 + 1):
+        if t2 + 1 < t + h and t + 1 < t2 + h2 and l2 + 1 < l + w and l + 1 < l2 + w2:
             return True
     return False
 
@@ -216,7 +268,7 @@ def crossing(layout: Rng, objects: Rng, *, size: int = 19, n_rivers: int = 13) -
     _room(grid, top, left, size, size)
     rivers = [("v", i) for i in range(2, size - 2, 2)] + [("h", j) for j in range(2, size - 2, 2)]
     order = layout.permutation(len(rivers))
-    chosen = [rivers[i] for i in order[:n_rivers]]
+    chosen = [rivers[i] for i in order[:n_rivers].tolist()]
     rv = sorted(p for d, p in chosen if d == "v")
     rh = sorted(p for d, p in chosen if d == "h")
     for x in rv:
@@ -224,7 +276,7 @@ def crossing(layout: Rng, objects: Rng, *, size: int = 19, n_rivers: int = 13) -
     for y in rh:
         grid[top + y, left + 1 : left + size - 1] = Cell.LAVA
     path = ["h"] * len(rv) + ["v"] * len(rh)
-    path = [path[i] for i in layout.permutation(len(path))]
+    path = [path[i] for i in layout.permutation(len(path)).tolist()]
     lim_v, lim_h = [0, *rv, size - 1], [0, *rh, size - 1]
     ri = rj = 0
     for d in path:
@@ -346,9 +398,12 @@ def keyroom(layout: Rng, objects: Rng, *, size: int = 10) -> Level:
     grid[door] = Cell.DOOR_LOCKED
     goal = _pick_inside(objects, st, sl, sh, sw)
     grid[goal] = Cell.STAIRS_DOWN
-    inside = set(_interior(st - 1, sl - 1, sh + 2, sw + 2))
-    free = [c for c in _interior(top, left, size + 2, size + 2) if c not in inside]
-    start, key = _pick(objects, free, 2)
+    # start and key: the big room's interior outside the sub-room, in row-major order (one flatnonzero
+    # instead of a Python list of ~100 cells)
+    free = np.ones((size, size), dtype=bool)
+    free[st - top - 1 : st - top - 1 + sh, sl - left - 1 : sl - left - 1 + sw] = False
+    flat = np.flatnonzero(free).tolist()
+    start, key = [(top + 1 + flat[i] // size, left + 1 + flat[i] % size) for i in _distinct(objects, len(flat), 2)]
     grid[key] = Cell.KEY
     return _single(grid, start)
 
@@ -363,10 +418,8 @@ def river(layout: Rng, objects: Rng, *, items: tuple[int, ...]) -> Level:
     _room(grid, top, left, h, w)
     rx = left + int(layout.integers(4, w - 5))
     grid[top + 1 : top + h - 1, rx : rx + 2] = Cell.LAVA
-    near = [c for c in _interior(top, left, h, w) if c[1] < rx]
-    far = [c for c in _interior(top, left, h, w) if c[1] > rx + 1]
-    start, spot = _pick(objects, near, 2)
-    goal = _pick(objects, far)[0]
+    start, spot = _pick_box(objects, top + 1, left + 1, h - 2, rx - left - 1, 2)  # interior left of the river
+    goal = _pick_box(objects, top + 1, rx + 2, h - 2, left + w - rx - 3)[0]  # interior right of it
     grid[goal] = Cell.STAIRS_DOWN
     grid[spot] = ITEM_CELL[int(items[int(objects.integers(len(items)))])]
     return _single(grid, start)
@@ -383,7 +436,7 @@ def wod(layout: Rng, objects: Rng) -> Level:
     xa = left + w - 1
     length = int(layout.integers(4, 8))
     h2, w2 = int(layout.integers(5, 8)), int(layout.integers(5, 9))
-    top2 = int(np.clip(y - int(layout.integers(1, h2 - 1)), 0, H - h2))
+    top2 = min(max(y - int(layout.integers(1, h2 - 1)), 0), H - h2)  # np.clip on a scalar costs microseconds
     xb = xa + length + 1
     _room(grid, top2, xb, h2, w2)
     y2 = min(max(y, top2 + 1), top2 + h2 - 2)
@@ -392,7 +445,7 @@ def wod(layout: Rng, objects: Rng) -> Level:
     grid[min(y, y2) : max(y, y2) + 1, xa + length] = Cell.CORRIDOR
     grid[y2, xa + length : xb] = Cell.CORRIDOR
     minotaur = (y, xa + 1 + int(objects.integers(0, length - 1)))
-    start, wand = _pick(objects, _interior(top, left, h, w), 2)
+    start, wand = _pick_box(objects, top + 1, left + 1, h - 2, w - 2, 2)
     grid[wand] = Cell.WAND_DEATH
     grid[_pick_inside(objects, top2, xb, h2, w2)] = Cell.STAIRS_DOWN
     return _single(grid, start, [minotaur])

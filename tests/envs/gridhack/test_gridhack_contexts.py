@@ -112,3 +112,55 @@ def test_only_the_requested_layers_are_drawn():
     assert np.array_equal(lv.glyph, full.glyph)  # same level, same terrain glyphs
     with pytest.raises(InvalidParameter, match="layers"):
         LevelSource(TASKS["KeyRoom-S10"], num_contexts=2, layers=("glyph", "colour"))
+
+
+@pytest.mark.parametrize("entropy", [[3, 12345, 0], [0, 0, 1], [2**32 - 1, 2**31 - 1, 1], [7], [5, 6, 7, 8, 9, 10], [2**40, 3, 1]])
+def test_fast_seeding_gives_default_rngs_stream(entropy):
+    # FastRng seeds PCG64 through its own SeedSequence hash (levels._generator); the reference is numpy's
+    # default_rng with the same entropy list, uniforms and a permutation alike (2**40 takes numpy's path).
+    from rewardlab.envs.gridhack.levels import _generator
+
+    fast, ref = _generator(entropy), np.random.default_rng(entropy)
+    assert fast.random(600).tolist() == ref.random(600).tolist()
+    assert fast.permutation(20).tolist() == ref.permutation(20).tolist()
+
+
+def test_overlap_test_equals_both_way_check():
+    # _overlaps_any tests only "the new room's inside meets an old rectangle"; the original also tested the
+    # converse, which is the same condition (see its docstring). Reference: both tests written out.
+    from rewardlab.envs.gridhack.levels import _overlaps_any
+
+    def both(t, l, h, w, t2, l2, h2, w2):  # noqa: E741
+        return (not (t + h - 1 <= t2 or t2 + h2 <= t + 1 or l + w - 1 <= l2 or l2 + w2 <= l + 1)
+                or not (t2 + h2 - 1 <= t or t + h <= t2 + 1 or l2 + w2 - 1 <= l or l + w <= l2 + 1))
+
+    rng = np.random.default_rng(0)
+    rects = [tuple(int(v) for v in r) for r in np.column_stack([rng.integers(0, 12, (4000, 2)), rng.integers(3, 9, (4000, 2))])]
+    pairs = zip(rects[::2], rects[1::2])
+    results = [(_overlaps_any(*a, [b]), both(*a, *b)) for a, b in pairs]
+    assert all(x == y for x, y in results)
+    assert 0 < sum(x for x, _ in results) < len(results)  # both outcomes occur
+
+
+def test_padded_layers_equal_the_tables_on_the_whole_padded_map():
+    # _padded looks up only the (21, 79) interior and fills the margin with stone's value; the reference is
+    # the lookup of every padded cell, for one level and for a batch.
+    from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH
+
+    src = LevelSource(TASKS["WoD-Hard"], None)
+    for ids in (np.array([4]), np.arange(5)):
+        lv = src.levels(ids)
+        for layer, table in ((lv.glyph, CELL_GLYPH), (lv.char, CELL_CHAR), (lv.color, CELL_COLOR)):
+            assert layer.dtype == table.dtype and np.array_equal(layer, table[lv.cells[:, 0]])
+
+
+def test_one_draw_of_ids_and_keys_equals_two_draws():
+    # With fresh levels the core draws context ids and episode keys (both in [0, 2**31)) in one call of 2n;
+    # the reference is the two calls of n that it replaces, from the same generator state.
+    for n in (1, 3, 8):
+        one, two = np.random.default_rng(n), np.random.default_rng(n)
+        one.random(), two.random()  # leave the generators mid-way through a 64-bit word
+        both = one.integers(0, 2**31, size=2 * n, dtype=np.int64)
+        ids = two.integers(0, 2**31, size=n, dtype=np.int64)
+        keys = two.integers(0, 2**31, size=n, dtype=np.int64)
+        assert both.tolist() == ids.tolist() + keys.tolist() and one.random() == two.random()

@@ -37,6 +37,7 @@ HP_MAX = 12
 RAY_RANGE = 8  # cells a bolt of cold or a death ray travels
 _MASK32 = 0xFFFFFFFF
 _KEY_RANGE = 2**31  # per-episode hash keys are drawn from [0, 2**31)
+_WIN = (slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))  # the map inside the padding
 
 # Per-cell rule tables (index: cell type)
 _WALKABLE = np.zeros(Cell.COUNT, dtype=bool)
@@ -158,6 +159,16 @@ def _torch_copy(x: Any) -> Any:
     return x.clone()
 
 
+def _np_f64(x: Any) -> Any:  # the method skips the array-API function's dispatch
+    return x.astype(np.float64)
+
+
+def _torch_f64(x: Any) -> Any:
+    import torch
+
+    return x.to(torch.float64)
+
+
 def _np_any(x: Any) -> bool:
     return bool(x.any())
 
@@ -275,6 +286,8 @@ class GridhackCore:
         self.success = z(B, dtype=xp.bool)
         self.context_id = np.zeros(B, dtype=np.int64)  # host-side, for info
         self._specials = any(c >= 8 for c in self.actions)
+        self._map_keys = [(key, name) for key, name in (("glyphs", "glyph"), ("chars", "char"), ("colors", "color"))
+                          if key in self.observation_keys]
         self._n_act = len(self.actions)
         self._k_tables(a)
         # the lava check is skipped for tasks whose levels have none
@@ -315,25 +328,36 @@ class GridhackCore:
         # a non-move command acts on the agent's own cell (target step 0), an answer on its target
         step = np.where(cmd < 8, tiles.DIRS[cmd & 7].T, 0)
         wp = tiles.W + 2 * PAD
-        self._k_dflat = a(step[0] * wp + step[1])
-        self._k_dxy = a(np.where(moving, step[::-1], 0))  # (2, K): dx, dy of a move
+        dflat = step[0] * wp + step[1]
+        self._k_dflat = a(dflat)
         self._k_slow, self._k_move = a(~moving), a(moving)
         self._k_mode = a(modes * _MODE_SIZE)
         self._k_down = a(cmd == Cmd.DOWN)
-        # move tables: the cell index is offset by Cell.COUNT where the action is not a move
-        self._k_cell_off = a(np.where(moving, 0, Cell.COUNT))
-        none = lambda t: np.concatenate([t, np.zeros_like(t)])  # noqa: E731
-        self._go_tab, self._move_msg_tab = a(none(_WALKABLE)), a(none(_MOVE_MSG))
-        self._opens_tab = a(none(_MOVE_CELL != np.arange(Cell.COUNT)))
+        # move tables, indexed by j = k * Cell.COUNT + target cell, plus _j_blocked where a monster stands
+        # on the target (the agent attacks instead of moving); a non-move never moves the agent
+        n_k = len(cmd)
+        self._k_j = a(np.arange(n_k, dtype=np.int64) * Cell.COUNT)
+        self._j_blocked = n_k * Cell.COUNT
+        go = np.stack([moving[:, None] & _WALKABLE[None, :], np.zeros((n_k, Cell.COUNT), dtype=bool)])  # (2, K, C)
+        move_msg = np.where(moving[:, None], _MOVE_MSG[None, :], 0)
+        opens = moving[:, None] & (_MOVE_CELL != np.arange(Cell.COUNT))[None, :]
+        self._go_tab = a(go.reshape(-1))
+        self._move_msg_tab, self._opens_tab = a(np.tile(move_msg.reshape(-1), 2)), a(np.tile(opens.reshape(-1), 2))
+        self._adflat_tab = a((go * dflat[None, :, None]).reshape(-1))  # the agent's flat step
+        # what a step adds to the blstats rows: the move (x, y) and one tick of time, in one add
+        delta = np.zeros((2, n_k, Cell.COUNT, tiles.BLSTATS_LEN), dtype=np.int64)
+        delta[..., tiles.BL_X], delta[..., tiles.BL_Y] = go * step[1][:, None], go * step[0][:, None]
+        delta[..., tiles.BL_TIME] = 1
+        self._delta_tab = a(delta.reshape(-1, tiles.BLSTATS_LEN))
         t = _CMD_TABLES
         self._c_inv, self._c_pend, self._c_msg, self._c_cell = a(t["inv"]), a(t["pend"]), a(t["msg"]), a(t["cell"])
         self._c_changed, self._c_cold, self._c_death, self._c_flags = a(t["changed"]), a(t["cold"]), a(t["death"]), a(t["flags"])
-        self._inv_weight = a(_INV_WEIGHT)
+        self._inv_weight, self._inv_w = a(_INV_WEIGHT), _INV_WEIGHT[:, 0].copy()
 
     def _bind_namespace(self) -> None:
         """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
         if self.backend == "numpy":
-            self.xp, self._long, self._copy = np, _same, _np_copy
+            self.xp, self._long, self._copy, self._f64 = np, _same, _np_copy, _np_f64
             self._any = _np_first if self.num_envs == 1 else _np_any
             self._bits = _np_first_int if self.num_envs == 1 else _np_or
         else:
@@ -341,6 +365,7 @@ class GridhackCore:
             import torch
 
             self.xp, self._long, self._copy = array_api_compat.array_namespace(torch.empty(0)), _torch_long, _torch_copy
+            self._f64 = _torch_f64
             self._any, self._bits = _torch_any, _torch_or
 
     def _bind_views(self) -> None:
@@ -349,9 +374,12 @@ class GridhackCore:
         # flat views of the maps: a 1-D gather at flat positions costs a fraction of a (b, y, x) gather
         self._cells_f = self.cells.reshape(-1)
         self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
+        # views of sub-env 0 for the single-env observation (B = 1)
+        self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
+        self._glyph0, self._stats0, self._xy0 = self.glyph[0], self.stats[:, 0], self.stats[:2, 0]
 
-    _UNPICKLED = ("xp", "_long", "_copy", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
-                  "_cells_f", "_layers_f")
+    _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
+                  "_cells_f", "_layers_f", "_map0", "_glyph0", "_stats0", "_xy0")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -448,24 +476,20 @@ class GridhackCore:
     def observe(self, row: int | None = None) -> dict[str, Any]:
         """Fresh copies of the observation arrays (never views of the state); of sub-env `row` alone
         (no leading dimension) if given."""
-        xp, keys, obs = self.xp, self.observation_keys, {}
-        win = (slice(None) if row is None else row, slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
-        copy = self._copy
-        if "glyphs" in keys:
-            obs["glyphs"] = copy(self.glyph[win])
-        if "chars" in keys:
-            obs["chars"] = copy(self.char[win])
-        if "colors" in keys:
-            obs["colors"] = copy(self.color[win])
-        if "glyphs_crop" in keys and self.num_envs == 1 and xp is np:  # a plain slice beats a gather here
-            y, x = int(self.ay[0]), int(self.ax[0])
-            obs["glyphs_crop"] = self.glyph[win[0], y - CROP // 2 : y + CROP // 2 + 1, x - CROP // 2 : x + CROP // 2 + 1].copy()
+        keys, copy, obs = self.observation_keys, self._copy, {}
+        one = row is not None and self.num_envs == 1  # the single-env front: copies of views bound once
+        for key, name in self._map_keys:
+            obs[key] = copy(self._map0[name] if one else getattr(self, name)[(slice(None) if row is None else row, *_WIN)])
+        if "glyphs_crop" in keys and self.num_envs == 1 and self.xp is np:  # a plain slice beats a gather here
+            x, y = self._xy0.tolist()
+            win = (slice(y - CROP // 2, y + CROP // 2 + 1), slice(x - CROP // 2, x + CROP // 2 + 1))
+            obs["glyphs_crop"] = (self._glyph0[win] if one else self.glyph[(slice(None), *win)]).copy()
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
             crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
             obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
-            obs["blstats"] = (self.stats.T if row is None else self.stats[:, row]) - self._bl_offset
+            obs["blstats"] = (self._stats0 if one else self.stats.T if row is None else self.stats[:, row]) - self._bl_offset
         if "message" in keys:
             obs["message"] = self._msg_table[self.msg] if row is None else copy(self._msg_table[self.msg[row]])
         return obs
@@ -505,27 +529,28 @@ class GridhackCore:
         if slow or self.n_monsters:
             redraw.append(tpos)
 
-        cell = tc + self._k_cell_off[k] if slow else tc  # non-moves read the all-zero half of the move tables
-        go, msg = self._go_tab[cell], self._move_msg_tab[cell]
+        j = self._k_j[k] + tc  # the move tables' index: (action and prompt, target cell)
         if self.n_monsters:
             mpos = self._flat(slice(None), self.my, self.mx)
             hits = self.malive & (mpos == tpos[:, None])
             melee = self._or_cols(hits)
-            go = go & ~melee
             if slow:
                 melee = melee & self._k_move[k]
-            if any_(melee):
-                kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
-                self.malive[...] = self.malive & ~(hits & kill[:, None])
-                kind = self.task.monster - 1
-                msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
-        opens = self._opens_tab[cell]
+            bump = any_(melee)
+            if bump:
+                j = j + self._j_blocked * melee
+        go, msg = self._go_tab[j], self._move_msg_tab[j]
+        if self.n_monsters and bump:
+            kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
+            self.malive[...] = self.malive & ~(hits & kill[:, None])
+            kind = self.task.monster - 1
+            msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
+        opens = self._opens_tab[j]
         if any_(opens):
             self._cells_f[tpos] = xp.where(opens, self._move_cell[tc], xp.astype(tc, xp.uint8))
             if len(redraw) == 1:
                 redraw.append(tpos)
-        self.stats[:2] += self._k_dxy[:, k] * go  # rows BL_X, BL_Y
-        apos = xp.where(go, tpos, opos)
+        apos = opos + self._adflat_tab[j]
 
         if slow:
             msg = self._commands(k, tpos, apos, tc, msg)
@@ -533,7 +558,7 @@ class GridhackCore:
         msg = xp.where(go, self._see_msg[uc], msg)
         dead = None
         if self._lava:
-            dead = self._is_lava[uc] & (self.lev == 0)
+            dead = self._is_lava[uc] > self.lev  # on lava and not levitating (lev is 0 or 1)
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             dead = xp.zeros_like(go) if dead is None else dead
@@ -547,16 +572,16 @@ class GridhackCore:
                 apos = None  # the agent now stands on a new level's start: _draw_actors reads it
         else:
             success = self._is_goal[uc]
-            if dead is not None:
+            if self.n_monsters:  # lava death and the goal are different cells; a bite can kill on the goal
                 success = success & ~dead
         self.msg = msg
-        self.time += 1
+        self.stats += self._delta_tab[j].T  # the agent's move and time += 1 (after every use of the old time)
         terminated = success if dead is None else success | dead
         if self.max_episode_steps is not None:
             truncated = (self.time >= self.max_episode_steps) & ~terminated
         else:
             truncated = xp.zeros(self.num_envs, dtype=xp.bool, device=self.device)
-        reward = xp.astype(success, xp.float64)
+        reward = self._f64(success)
         if self.penalty_step:
             reward = reward + self.penalty_step
         # nothing to redraw when no agent moved and no cell may have changed (frequent at B = 1)
@@ -574,7 +599,10 @@ class GridhackCore:
         host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0.
         """
         xp = self.xp
-        s = self._k_mode[k] + xp.sum(self.stats[4:7] * self._inv_weight, axis=0) + tc  # rows has_key, item, lev
+        inv = self.stats[4:7]  # rows has_key, item, lev
+        # numpy: a dot product of three costs a third of a reduction (torch on GPUs has no int64 matmul)
+        inv_s = self._inv_w @ inv if xp is np else xp.sum(inv * self._inv_weight, axis=0)
+        s = self._k_mode[k] + inv_s + tc
         flags = self._bits(self._c_flags[s])
         if flags & _FLAG_LUCK:  # a kick at a door crashes it open with probability 1/3
             s = s + _CMD_SIZE * xp.astype((self._rand(2) % 3) == 0, xp.int64)

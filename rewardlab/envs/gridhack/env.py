@@ -137,9 +137,11 @@ class GridhackEnv(gym.Env[dict, np.int64]):
         if not 0 <= a < self._n_actions:
             raise InvalidParameter(f"`action` must be in [0, {self._n_actions}). Received {action!r}")
         self._action[0] = a
-        reward, terminated, truncated = self.core.step(self._action)
-        info = {"context_id": int(self.core.context_id[0]), "is_success": bool(self.core.success[0])}
-        return self._obs(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+        core = self.core
+        reward, terminated, truncated = core.step(self._action)
+        # item() reads a (1,) array's only value as a Python scalar in one call
+        info = {"context_id": core.context_id.item(), "is_success": core.success.item()}
+        return core.observe(0), reward.item(), terminated.item(), truncated.item(), info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:

@@ -252,6 +252,10 @@ class GridhackCore:
         self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
         self.n_monsters = self.source.n_monsters
         self._mon_moves = _MON_MOVES.get(task.monster, False)
+        self._melee_kills = task.monster == Monster.JACKAL
+        # monsters that neither walk nor die in melee (the minotaur): only a command (a death ray) can
+        # change their cells, so a step of moves need not redraw them
+        self._mon_static = self.n_monsters > 0 and not self._mon_moves and not self._melee_kills
 
         xp, B = self.xp, self.num_envs
         a = self._a
@@ -297,6 +301,7 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
+        self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
@@ -458,10 +463,11 @@ class GridhackCore:
         for layer, table, _, _ in self._layers_f:
             layer[pos] = table[c]
 
-    def _draw_actors(self, rows: Any, apos: Any = None, mpos: Any = None) -> None:
-        """Draw live monsters, then the agent, over sub-envs `rows` (flat positions `apos` of the agent
-        and `mpos` of the monsters are computed if not given)."""
-        if self.n_monsters:
+    def _draw_actors(self, rows: Any, apos: Any = None, mpos: Any = None, monsters: bool = True) -> None:
+        """Draw live monsters (unless `monsters` is False: their cells were not redrawn), then the agent,
+        over sub-envs `rows` (flat positions `apos` of the agent and `mpos` of the monsters are computed
+        if not given)."""
+        if self.n_monsters and monsters:
             if mpos is None:
                 mpos = self._flat(rows, self.my[rows], self.mx[rows])
             live = mpos[self.malive[rows]]
@@ -526,12 +532,12 @@ class GridhackCore:
         tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
         redraw = [opos]
-        if slow or self.n_monsters:
+        if slow or (self.n_monsters and not self._mon_static):  # a monster there may die
             redraw.append(tpos)
 
         j = self._k_j[k] + tc  # the move tables' index: (action and prompt, target cell)
         if self.n_monsters:
-            mpos = self._flat(slice(None), self.my, self.mx)
+            mpos = self._mbase + self.my * self._wp + self.mx
             hits = self.malive & (mpos == tpos[:, None])
             melee = self._or_cols(hits)
             if slow:
@@ -541,7 +547,7 @@ class GridhackCore:
                 j = j + self._j_blocked * melee
         go, msg = self._go_tab[j], self._move_msg_tab[j]
         if self.n_monsters and bump:
-            kill = melee & ((self._rand(1) & 3) != 0) & (self.task.monster == Monster.JACKAL)
+            kill = melee & ((self._rand(1) & 3) != 0) & self._melee_kills
             self.malive[...] = self.malive & ~(hits & kill[:, None])
             kind = self.task.monster - 1
             msg = xp.where(melee, xp.where(kill, Msg.KILL + kind, Msg.MISS + kind), msg)
@@ -561,11 +567,10 @@ class GridhackCore:
             dead = self._is_lava[uc] > self.lev  # on lava and not levitating (lev is 0 or 1)
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
-            dead = xp.zeros_like(go) if dead is None else dead
             msg, mpos = self._monsters_act(dead, msg, mpos, apos, redraw)
-            slain = (self.hp <= 0) & ~dead
+            slain = self.hp <= 0 if dead is None else (self.hp <= 0) & ~dead
             msg = xp.where(slain, Msg.DIE, msg)
-            dead = dead | slain
+            dead = slain if dead is None else dead | slain
         if self.task.multilevel:
             success, msg, descended = self._descend(k if slow else None, uc, msg)
             if descended:
@@ -587,7 +592,7 @@ class GridhackCore:
         # nothing to redraw when no agent moved and no cell may have changed (frequent at B = 1)
         if len(redraw) > 1 or apos is None or any_(go):
             self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
-            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None)
+            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None, slow or not self._mon_static)
         self.success = success
         return reward, terminated, truncated
 
@@ -646,9 +651,10 @@ class GridhackCore:
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
         return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)
 
-    def _monsters_act(self, dead: Any, msg: Any, mpos: Any, apos: Any, redraw: list[Any]) -> tuple[Any, Any]:
+    def _monsters_act(self, dead: Any | None, msg: Any, mpos: Any, apos: Any, redraw: list[Any]) -> tuple[Any, Any]:
         """Each live monster bites an adjacent agent, or (if it moves) steps in a random direction.
-        Returns the message and the monsters' flat positions after their moves.
+        Returns the message and the monsters' flat positions after their moves. `dead` (None: nobody):
+        agents already dead this step, whom no monster bites.
 
         Monsters act in slot order; everything but "is the target cell taken by another monster" is
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
@@ -657,10 +663,10 @@ class GridhackCore:
         xp, M = self.xp, self.n_monsters
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]
-        alive = self.malive & ~dead[:, None]
+        alive = self.malive if dead is None else self.malive & ~dead[:, None]
         my, mx = self.my, self.mx
         adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
-        if not self._mon_moves and not bool(xp.any(adj)):  # no bite anywhere, and nobody walks
+        if not self._mon_moves and not self._any(self._or_cols(adj)):  # no bite anywhere, and nobody walks
             return msg, mpos
         r = self._rand(self._mon_salt)  # (B, M)
         bite = adj & ((r & 1) == 0)

@@ -234,3 +234,20 @@ def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
     assert decode_message(obs["message"][1]) == "As you kick the door, it crashes open!"
     assert core.cells[0, PAD + 1, PAD + 3] == Cell.DOOR_OPEN and core.cells[1, PAD + 1, PAD + 3] == Cell.DOORWAY
     assert obs["glyphs"][0, 1, 3] == CELL_GLYPH[Cell.DOOR_OPEN]
+
+
+@pytest.mark.parametrize("B", [1, 4])
+@pytest.mark.parametrize("task", list(TASKS))
+def test_incremental_display_equals_a_full_redraw(task, B):
+    # The step redraws only the cells it may have changed (and skips a static minotaur's cell): after
+    # every step the display must equal the one drawn from scratch from cells, monsters and agent.
+    core = GridhackCore(TASKS[task], B, action_set="full", max_episode_steps=50)
+    core.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
+    rng = np.random.default_rng(2)
+    for t in range(150):
+        _, term, trunc = core.step(rng.integers(0, Cmd.COUNT, B))
+        shown = [layer.copy() for layer in (core.glyph, core.char, core.color)]
+        core._redraw_rows(core._b)
+        for name, before, after in zip(("glyph", "char", "color"), shown, (core.glyph, core.char, core.color)):
+            assert np.array_equal(before, after), (name, t)
+        core.reset_rows(term | trunc, rng)

@@ -355,7 +355,12 @@ class GridhackCore:
         delta[..., tiles.BL_TIME] = 1
         self._delta_tab = a(delta.reshape(-1, tiles.BLSTATS_LEN))
         t = _CMD_TABLES
-        self._c_inv, self._c_pend, self._c_msg, self._c_cell = a(t["inv"]), a(t["pend"]), a(t["msg"]), a(t["cell"])
+        # blstats change of each state index: rows has_key, item, lev go from the state's own to the outcome's
+        old_inv = np.stack(np.unravel_index(np.arange(_MODE_SIZE) // Cell.COUNT, (_ITEMS, _KEYS, _LEVS)))[[1, 0, 2]]
+        dstats = np.zeros((2 * _CMD_SIZE, tiles.BLSTATS_LEN), dtype=np.int64)
+        dstats[:, tiles.BL_HAS_KEY:tiles.BL_LEVITATING + 1] = (t["inv"] - np.tile(old_inv, 2 * _Mode.COUNT)).T
+        self._c_dstats = a(dstats)
+        self._c_pend, self._c_msg, self._c_cell = a(t["pend"]), a(t["msg"]), a(t["cell"])
         self._c_changed, self._c_cold, self._c_death, self._c_flags = a(t["changed"]), a(t["cold"]), a(t["death"]), a(t["flags"])
         self._inv_weight, self._inv_w = a(_INV_WEIGHT), _INV_WEIGHT[:, 0].copy()
 
@@ -379,6 +384,9 @@ class GridhackCore:
         # flat views of the maps: a 1-D gather at flat positions costs a fraction of a (b, y, x) gather
         self._cells_f = self.cells.reshape(-1)
         self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
+        # numpy at B = 1 draws single cells with Python scalars: (cell -> value) as lists
+        self._host_draw = self.xp is np and self.num_envs == 1
+        self._tables_host = [table.tolist() for _, table, *_ in self._layer_spec] if self._host_draw else []
         # views of sub-env 0 for the single-env observation (B = 1)
         self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
         self._glyph0, self._stats0, self._xy0 = self.glyph[0], self.stats[:, 0], self.stats[:2, 0]
@@ -459,6 +467,12 @@ class GridhackCore:
 
     def _redraw_flat(self, pos: Any) -> None:
         """Redraw the terrain at flat positions `pos` (repeats are fine)."""
+        if self._host_draw and pos.shape[0] <= 3:  # a few cells: Python scalars skip the fancy-index machinery
+            for p in pos.tolist():
+                c = self._cells_f.item(p)
+                for (layer, *_), table in zip(self._layers_f, self._tables_host):
+                    layer[p] = table[c]
+            return
         c = self._long(self._cells_f[pos])
         for layer, table, _, _ in self._layers_f:
             layer[pos] = table[c]
@@ -475,6 +489,8 @@ class GridhackCore:
                 layer[live] = value
         if apos is None:
             apos = self._flat(rows, self.ay[rows], self.ax[rows])
+        if self._host_draw:  # the one agent: a scalar write
+            apos = apos.item()
         for layer, _, value, _ in self._layers_f:
             layer[apos] = value
 
@@ -611,7 +627,7 @@ class GridhackCore:
         flags = self._bits(self._c_flags[s])
         if flags & _FLAG_LUCK:  # a kick at a door crashes it open with probability 1/3
             s = s + _CMD_SIZE * xp.astype((self._rand(2) % 3) == 0, xp.int64)
-        self.stats[4:7] = self._c_inv[:, s]
+        self.stats += self._c_dstats[s].T  # the inventory's change (s encodes the old inventory)
         self.pending = self._c_pend[s]
         if flags & _FLAG_CELL:  # other sub-envs keep their cell as it is now (a door bumped open stays open)
             self._cells_f[tpos] = xp.where(self._c_changed[s], self._c_cell[s], self._cells_f[tpos])
@@ -628,12 +644,13 @@ class GridhackCore:
         them together equals tracing them one after the other.
         """
         xp, long = self.xp, self._long
-        rows = xp.nonzero(cold | death)[0]
+        every = self.num_envs == 1  # B = 1: the ray flag says the one sub-env fires, so no gather of rows
+        rows = slice(None) if every else xp.nonzero(cold | death)[0]
         cold_r, death_r = cold[rows], death[rows]
         ray = self._flat(rows, self.ay[rows], self.ax[rows])[:, None] + step[rows][:, None] * self._ray_k  # (R, K)
         c = long(self._cells_f[ray])
         # a cell is reached if neither it nor a cell before it blocks the ray
-        live = xp.cumulative_sum(xp.astype(self._blocks_ray[c], xp.int64), axis=1) == 0
+        live = xp.cumulative_sum(self._blocks_ray[c], axis=1) == 0  # a bool sum counts in the default int
         freeze = live & cold_r[:, None] & (c == Cell.LAVA)
         froze = xp.any(freeze, axis=1)
         self._cells_f[ray] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
@@ -645,8 +662,11 @@ class GridhackCore:
             killed = xp.any(hit, axis=1)
             self.malive[rows] = alive & ~hit
         self._redraw_flat(xp.reshape(ray, (-1,)))
-        froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
-        froze_all[rows], killed_all[rows] = froze, killed
+        if every:
+            froze_all, killed_all = froze, killed
+        else:
+            froze_all, killed_all = xp.zeros_like(cold), xp.zeros_like(cold)
+            froze_all[rows], killed_all[rows] = froze, killed
         msg = xp.where(cold, xp.where(froze_all, Msg.FREEZE, Msg.COLD_BOUNCE), msg)
         kill_msg = Msg.KILL + max(self.task.monster - 1, 0)
         return xp.where(death, xp.where(killed_all, kill_msg, Msg.DEATH_BOUNCE), msg)

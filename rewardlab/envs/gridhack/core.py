@@ -301,7 +301,8 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
-        self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
+        self._mbase = self._row_base[:, None]
+        self._xy_w = np.array([1, wp_], dtype=np.int64)  # weights of blstats rows x, y in a flat position  # the same, for the (B, M) monster slots
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
@@ -389,10 +390,12 @@ class GridhackCore:
         self._tables_host = [table.tolist() for _, table, *_ in self._layer_spec] if self._host_draw else []
         # views of sub-env 0 for the single-env observation (B = 1)
         self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
-        self._glyph0, self._stats0, self._xy0 = self.glyph[0], self.stats[:, 0], self.stats[:2, 0]
+        self._stats0, self._xy0 = self.stats[:, 0], self.stats[:2, 0]
+        # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
+        self._crops0 = np.lib.stride_tricks.sliding_window_view(self.glyph[0], (CROP, CROP)) if self._host_draw else None
 
     _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
-                  "_cells_f", "_layers_f", "_map0", "_glyph0", "_stats0", "_xy0")
+                  "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -452,6 +455,12 @@ class GridhackCore:
             getattr(self, name)[rows] = table[c]
         self._draw_actors(rows)
 
+    def _agent_pos(self) -> Any:
+        """Flat positions of the agents (B,)."""
+        if self._host_draw:  # numpy, B = 1 (map 0 starts at 0): x + wp * y as one dot product
+            return self._xy_w @ self.stats[:2]
+        return self._row_base + self.ay * self._wp + self.ax
+
     def _flat(self, rows: Any, y: Any, x: Any) -> Any:
         """Flat positions in the maps of cells (y, x) of sub-envs `rows` (y, x: (n,) or (n, k))."""
         base = self._row_base[rows]
@@ -502,10 +511,9 @@ class GridhackCore:
         one = row is not None and self.num_envs == 1  # the single-env front: copies of views bound once
         for key, name in self._map_keys:
             obs[key] = copy(self._map0[name] if one else getattr(self, name)[(slice(None) if row is None else row, *_WIN)])
-        if "glyphs_crop" in keys and self.num_envs == 1 and self.xp is np:  # a plain slice beats a gather here
+        if "glyphs_crop" in keys and self._crops0 is not None:  # a window of a bound view beats a gather here
             x, y = self._xy0.tolist()
-            win = (slice(y - CROP // 2, y + CROP // 2 + 1), slice(x - CROP // 2, x + CROP // 2 + 1))
-            obs["glyphs_crop"] = (self._glyph0[win] if one else self.glyph[(slice(None), *win)]).copy()
+            obs["glyphs_crop"] = self._crops0[(y - CROP // 2, x - CROP // 2) if one else (None, y - CROP // 2, x - CROP // 2)].copy()
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
             crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
@@ -543,7 +551,7 @@ class GridhackCore:
         k = self.pending * self._n_act + actions if self._specials else actions
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
         slow = self._specials and any_(self._k_slow[k])
-        opos = self._row_base + self.ay * self._wp + self.ax
+        opos = self._agent_pos()
         tpos = opos + self._k_dflat[k]
         tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
@@ -584,7 +592,7 @@ class GridhackCore:
             msg = xp.where(dead, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             msg, mpos = self._monsters_act(dead, msg, mpos, apos, redraw)
-            slain = self.hp <= 0 if dead is None else (self.hp <= 0) & ~dead
+            slain = self.hp <= 0 if dead is None else (self.hp <= 0) > dead  # on bools a > b is a & ~b, in one op
             msg = xp.where(slain, Msg.DIE, msg)
             dead = slain if dead is None else dead | slain
         if self.task.multilevel:
@@ -594,7 +602,7 @@ class GridhackCore:
         else:
             success = self._is_goal[uc]
             if self.n_monsters:  # lava death and the goal are different cells; a bite can kill on the goal
-                success = success & ~dead
+                success = success > dead
         self.msg = msg
         self.stats += self._delta_tab[j].T  # the agent's move and time += 1 (after every use of the old time)
         terminated = success if dead is None else success | dead
@@ -652,14 +660,14 @@ class GridhackCore:
         # a cell is reached if neither it nor a cell before it blocks the ray
         live = xp.cumulative_sum(self._blocks_ray[c], axis=1) == 0  # a bool sum counts in the default int
         freeze = live & cold_r[:, None] & (c == Cell.LAVA)
-        froze = xp.any(freeze, axis=1)
+        froze = freeze.any(axis=1)  # the method: numpy's function wrapper costs as much again
         self._cells_f[ray] = xp.astype(xp.where(freeze, Cell.ICE, c), xp.uint8)
         killed = xp.zeros_like(froze)
         if self.n_monsters:
             alive, mpos = self.malive[rows], self._flat(rows, self.my[rows], self.mx[rows])
             passes = (live & death_r[:, None])[:, :, None] & (ray[:, :, None] == mpos[:, None, :])  # (R, K, M)
-            hit = alive & xp.any(passes, axis=1)
-            killed = xp.any(hit, axis=1)
+            hit = alive & passes.any(axis=1)
+            killed = hit.any(axis=1)
             self.malive[rows] = alive & ~hit
         self._redraw_flat(xp.reshape(ray, (-1,)))
         if every:
@@ -683,7 +691,7 @@ class GridhackCore:
         xp, M = self.xp, self.n_monsters
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]
-        alive = self.malive if dead is None else self.malive & ~dead[:, None]
+        alive = self.malive if dead is None else self.malive > dead[:, None]
         my, mx = self.my, self.mx
         adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not self._any(self._or_cols(adj)):  # no bite anywhere, and nobody walks
@@ -705,8 +713,8 @@ class GridhackCore:
         ok = ok & (npos != apos[:, None])  # not onto the agent
         # In slot order, a move onto a cell where another live monster stands now is refused. That can
         # only happen where a target is another live monster's cell or target: check that first.
-        clash = M > 1 and bool(xp.any(self.malive[:, None, :] & self._other_slot & (
-            (mpos[:, None, :] == npos[:, :, None]) | (npos[:, None, :] == npos[:, :, None]))))
+        clash = M > 1 and bool((self.malive[:, None, :] & self._other_slot & (
+            (mpos[:, None, :] == npos[:, :, None]) | (npos[:, None, :] == npos[:, :, None]))).any())
         if clash:
             cur = self._copy(mpos)
             for m in range(M):  # a monster's own cell never equals its target: every direction moves

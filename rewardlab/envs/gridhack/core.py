@@ -252,6 +252,7 @@ class GridhackCore:
         self.actions = tuple(range(Cmd.COUNT)) if action_set == "full" else task.actions
         self.n_monsters = self.source.n_monsters
         self._mon_moves = _MON_MOVES.get(task.monster, False)
+        self._multilevel = task.multilevel
         self._melee_kills = task.monster == Monster.JACKAL
         # monsters that neither walk nor die in melee (the minotaur): only a command (a death ray) can
         # change their cells, so a step of moves need not redraw them
@@ -284,6 +285,8 @@ class GridhackCore:
         self.stats = z(tiles.BLSTATS_LEN, B)
         self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
         self._bl_reset = a(np.array([[HP_MAX], [1], [0], [0], [0], [0]], dtype=np.int64))  # hp .. time at reset
+        # pending: the direction prompt (0 none, 1 apply, 2 zap, 3 kick) times the number of actions, so
+        # that k = pending + action
         self.pending, self.msg, self.key = z(B), z(B), z(B)
         self.my, self.mx = z(B, self.n_monsters), z(B, self.n_monsters)
         self.malive = z(B, self.n_monsters, dtype=xp.bool)
@@ -324,7 +327,7 @@ class GridhackCore:
         self._bind_views()
 
     def _k_tables(self, a: Any) -> None:
-        """Tables indexed by ``k = pending * n_actions + action`` (the action and the direction prompt
+        """Tables indexed by ``k = prompt * n_actions + action`` (the action and the direction prompt
         it answers), and the command tables indexed by the state index of :meth:`_commands`."""
         pends = range(4 if self._specials else 1)
         cmd = np.array([c for _ in pends for c in self.actions])
@@ -361,7 +364,7 @@ class GridhackCore:
         dstats = np.zeros((2 * _CMD_SIZE, tiles.BLSTATS_LEN), dtype=np.int64)
         dstats[:, tiles.BL_HAS_KEY:tiles.BL_LEVITATING + 1] = (t["inv"] - np.tile(old_inv, 2 * _Mode.COUNT)).T
         self._c_dstats = a(dstats)
-        self._c_pend, self._c_msg, self._c_cell = a(t["pend"]), a(t["msg"]), a(t["cell"])
+        self._c_pend, self._c_msg, self._c_cell = a(t["pend"] * self._n_act), a(t["msg"]), a(t["cell"])
         self._c_changed, self._c_cold, self._c_death, self._c_flags = a(t["changed"]), a(t["cold"]), a(t["death"]), a(t["flags"])
         self._inv_weight, self._inv_w = a(_INV_WEIGHT), _INV_WEIGHT[:, 0].copy()
 
@@ -548,7 +551,7 @@ class GridhackCore:
         """
         xp, long, any_ = self.xp, self._long, self._any
         # k: the action and the direction prompt it may answer; every per-action rule is a table on k
-        k = self.pending * self._n_act + actions if self._specials else actions
+        k = self.pending + actions if self._specials else actions
         # Fast path when every sub-env moves: skip the command machinery (a host check per step).
         slow = self._specials and any_(self._k_slow[k])
         opos = self._agent_pos()
@@ -586,22 +589,26 @@ class GridhackCore:
             msg = self._commands(k, tpos, apos, tc, msg)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
-        dead = None
+        # deaths are rare: where nobody died, `dead` stays None and their messages and masks are skipped
+        dead = slain = None
         if self._lava:
-            dead = self._is_lava[uc] > self.lev  # on lava and not levitating (lev is 0 or 1)
-            msg = xp.where(dead, Msg.LAVA_DEATH, msg)
+            lava = self._is_lava[uc] > self.lev  # on lava and not levitating (lev is 0 or 1)
+            if any_(lava):
+                dead, msg = lava, xp.where(lava, Msg.LAVA_DEATH, msg)
         if self.n_monsters:
             msg, mpos = self._monsters_act(dead, msg, mpos, apos, redraw)
-            slain = self.hp <= 0 if dead is None else (self.hp <= 0) > dead  # on bools a > b is a & ~b, in one op
-            msg = xp.where(slain, Msg.DIE, msg)
-            dead = slain if dead is None else dead | slain
-        if self.task.multilevel:
+            hp0 = self.hp <= 0
+            if any_(hp0):
+                slain = hp0 if dead is None else hp0 > dead  # on bools a > b is a & ~b, in one op
+                msg = xp.where(slain, Msg.DIE, msg)
+                dead = slain if dead is None else dead | slain
+        if self._multilevel:
             success, msg, descended = self._descend(k if slow else None, uc, msg)
             if descended:
                 apos = None  # the agent now stands on a new level's start: _draw_actors reads it
         else:
             success = self._is_goal[uc]
-            if self.n_monsters:  # lava death and the goal are different cells; a bite can kill on the goal
+            if slain is not None:  # lava and the goal are different cells, but a bite can kill on the goal
                 success = success > dead
         self.msg = msg
         self.stats += self._delta_tab[j].T  # the agent's move and time += 1 (after every use of the old time)

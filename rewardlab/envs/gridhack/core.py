@@ -340,7 +340,6 @@ class GridhackCore:
         dflat = step[0] * wp + step[1]
         self._k_dflat = a(dflat)
         self._k_slow, self._k_move = a(~moving), a(moving)
-        self._k_mode = a(modes * _MODE_SIZE)
         self._k_down = a(cmd == Cmd.DOWN)
         # move tables, indexed by j = k * Cell.COUNT + target cell, plus _j_blocked where a monster stands
         # on the target (the agent attacks instead of moving); a non-move never moves the agent
@@ -352,6 +351,8 @@ class GridhackCore:
         opens = moving[:, None] & (_MOVE_CELL != np.arange(Cell.COUNT))[None, :]
         self._go_tab = a(go.reshape(-1))
         self._move_msg_tab, self._opens_tab = a(np.tile(move_msg.reshape(-1), 2)), a(np.tile(opens.reshape(-1), 2))
+        # the command tables' index without the inventory: (mode, acted-on cell)
+        self._j_mode = a(np.tile((modes[:, None] * _MODE_SIZE + np.arange(Cell.COUNT)).reshape(-1), 2))
         self._adflat_tab = a((go * dflat[None, :, None]).reshape(-1))  # the agent's flat step
         # what a step adds to the blstats rows: the move (x, y) and one tick of time, in one add
         delta = np.zeros((2, n_k, Cell.COUNT, tiles.BLSTATS_LEN), dtype=np.int64)
@@ -586,7 +587,7 @@ class GridhackCore:
         apos = opos + self._adflat_tab[j]
 
         if slow:
-            msg = self._commands(k, tpos, apos, tc, msg)
+            msg = self._commands(k, j, tpos, apos, tc, msg)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         # deaths are rare: where nobody died, `dead` stays None and their messages and masks are skipped
@@ -612,7 +613,8 @@ class GridhackCore:
                 success = success > dead
         self.msg = msg
         self.stats += self._delta_tab[j].T  # the agent's move and time += 1 (after every use of the old time)
-        terminated = success if dead is None else success | dead
+        # a fresh array, not `success` itself: reset_rows writes `self.success` in place
+        terminated = self._copy(success) if dead is None else success | dead
         if self.max_episode_steps is not None:
             truncated = (self.time >= self.max_episode_steps) & ~terminated
         else:
@@ -627,18 +629,18 @@ class GridhackCore:
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, k: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
+    def _commands(self, k: Any, j: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
         One lookup in the command tables (:func:`_command_rule`) at the state index (mode, has_key,
-        item, lev, acted-on cell `tc`); only cell writes, kick luck and rays are conditional (one
+        item, lev, acted-on cell `tc`; `j` indexes (k, tc) as in the move tables); only cell writes, kick luck and rays are conditional (one
         host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0.
         """
         xp = self.xp
         inv = self.stats[4:7]  # rows has_key, item, lev
         # numpy: a dot product of three costs a third of a reduction (torch on GPUs has no int64 matmul)
         inv_s = self._inv_w @ inv if xp is np else xp.sum(inv * self._inv_weight, axis=0)
-        s = self._k_mode[k] + inv_s + tc
+        s = self._j_mode[j] + inv_s
         flags = self._bits(self._c_flags[s])
         if flags & _FLAG_LUCK:  # a kick at a door crashes it open with probability 1/3
             s = s + _CMD_SIZE * xp.astype((self._rand(2) % 3) == 0, xp.int64)
@@ -695,14 +697,14 @@ class GridhackCore:
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
         summing the bites equals applying them one by one).
         """
-        xp, M = self.xp, self.n_monsters
-        kind = self.task.monster
-        lo, hi = _MON_DAMAGE[kind]
         alive = self.malive if dead is None else self.malive > dead[:, None]
         my, mx = self.my, self.mx
         adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not self._any(self._or_cols(adj)):  # no bite anywhere, and nobody walks
             return msg, mpos
+        xp, M = self.xp, self.n_monsters
+        kind = self.task.monster
+        lo, hi = _MON_DAMAGE[kind]
         r = self._rand(self._mon_salt)  # (B, M)
         bite = adj & ((r & 1) == 0)
         dmg = bite * lo if lo == hi else xp.where(bite, lo + (r >> 1) % (hi - lo + 1), 0)

@@ -566,13 +566,16 @@ class GridhackCore:
         j = self._k_j[k] + tc  # the move tables' index: (action and prompt, target cell)
         if self.n_monsters:
             mpos = self._mbase + self.my * self._wp + self.mx
-            hits = self.malive & (mpos == tpos[:, None])
-            melee = self._or_cols(hits)
-            if slow:
-                melee = melee & self._k_move[k]
-            bump = any_(melee)
+            on_target = mpos == tpos[:, None]
+            bump = any_(self._or_cols(on_target))  # a monster, live or dead, on some target: rare, so check first
             if bump:
-                j = j + self._j_blocked * melee
+                hits = self.malive & on_target
+                melee = self._or_cols(hits)
+                if slow:
+                    melee = melee & self._k_move[k]
+                bump = any_(melee)
+                if bump:
+                    j = j + self._j_blocked * melee
         go, msg = self._go_tab[j], self._move_msg_tab[j]
         if self.n_monsters and bump:
             kill = melee & ((self._rand(1) & 3) != 0) & self._melee_kills
@@ -697,11 +700,12 @@ class GridhackCore:
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
         summing the bites equals applying them one by one).
         """
-        alive = self.malive if dead is None else self.malive > dead[:, None]
-        my, mx = self.my, self.mx
-        adj = alive & self._near[mpos - (apos - self._near_off)[:, None]]
-        if not self._mon_moves and not self._any(self._or_cols(adj)):  # no bite anywhere, and nobody walks
+        near = self._near[mpos - (apos - self._near_off)[:, None]]
+        if not self._mon_moves and not self._any(self._or_cols(near)):  # no bite anywhere, and nobody walks
             return msg, mpos
+        alive = self.malive if dead is None else self.malive > dead[:, None]
+        adj = alive & near
+        my, mx = self.my, self.mx
         xp, M = self.xp, self.n_monsters
         kind = self.task.monster
         lo, hi = _MON_DAMAGE[kind]

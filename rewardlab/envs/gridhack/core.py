@@ -560,7 +560,7 @@ class GridhackCore:
         tc = long(self._cells_f[tpos])
         # cells to redraw: the agent's old cell always, the target cell only where it may change
         redraw = [opos]
-        if slow or (self.n_monsters and not self._mon_static):  # a monster there may die
+        if self.n_monsters and not self._mon_static:  # a monster there may die in melee
             redraw.append(tpos)
 
         j = self._k_j[k] + tc  # the move tables' index: (action and prompt, target cell)
@@ -589,8 +589,9 @@ class GridhackCore:
                 redraw.append(tpos)
         apos = opos + self._adflat_tab[j]
 
+        fired = False  # whether a ray redrew cells where monsters may stand
         if slow:
-            msg = self._commands(k, j, tpos, apos, tc, msg)
+            msg, fired = self._commands(k, j, tpos, apos, tc, msg, redraw)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         # deaths are rare: where nobody died, `dead` stays None and their messages and masks are skipped
@@ -626,18 +627,20 @@ class GridhackCore:
         if self.penalty_step:
             reward = reward + self.penalty_step
         # nothing to redraw when no agent moved and no cell may have changed (frequent at B = 1)
-        if len(redraw) > 1 or apos is None or any_(go):
+        if len(redraw) > 1 or apos is None or fired or any_(go):
             self._redraw_flat(redraw[0] if len(redraw) == 1 else xp.concat(redraw))
-            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None, slow or not self._mon_static)
+            monsters = fired or apos is None or not self._mon_static
+            self._draw_actors(slice(None), apos, mpos if self.n_monsters else None, monsters)
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, k: Any, j: Any, tpos: Any, apos: Any, tc: Any, msg: Any) -> Any:
+    def _commands(self, k: Any, j: Any, tpos: Any, apos: Any, tc: Any, msg: Any, redraw: list[Any]) -> tuple[Any, bool]:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
         One lookup in the command tables (:func:`_command_rule`) at the state index (mode, has_key,
         item, lev, acted-on cell `tc`; `j` indexes (k, tc) as in the move tables); only cell writes, kick luck and rays are conditional (one
-        host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0.
+        host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0. Returns the
+        message and whether a ray was fired; a changed cell is added to `redraw`.
         """
         xp = self.xp
         inv = self.stats[4:7]  # rows has_key, item, lev
@@ -651,10 +654,11 @@ class GridhackCore:
         self.pending = self._c_pend[s]
         if flags & _FLAG_CELL:  # other sub-envs keep their cell as it is now (a door bumped open stays open)
             self._cells_f[tpos] = xp.where(self._c_changed[s], self._c_cell[s], self._cells_f[tpos])
+            redraw.append(tpos)
         msg = msg + self._c_msg[s]
         if flags & _FLAG_RAY:
-            msg = self._rays(self._c_cold[s], self._c_death[s], tpos - apos, msg)
-        return msg
+            return self._rays(self._c_cold[s], self._c_death[s], tpos - apos, msg), True
+        return msg, False
 
     def _rays(self, cold: Any, death: Any, step: Any, msg: Any) -> Any:
         """Bolts of cold freeze lava into ice; death rays kill monsters; both stop at walls and doors.

@@ -12,10 +12,13 @@ positions in the padded maps, so each lookup is one 1-D gather.
 
 At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
 their number low: per-action rules are lookups in tables indexed by the action and the pending
-direction prompt, and a command's whole outcome is one lookup in tables built from
-:func:`_command_rule`. The only B = 1 specialisations are in plumbing, never in the rules: host checks
-read the single item instead of reducing (``_any``), ``observe`` slices the crop instead of
-gathering it, and a one-level reset takes views of the level pool.
+direction prompt (with the target cell: a move, its message and its blstats change are one index),
+a command's whole outcome is one lookup in tables built from :func:`_command_rule`, and rare
+outcomes (deaths, melee, bites) are found by one host check before their arrays are built. The only
+B = 1 specialisations are in plumbing, never in the rules: host checks read the single item instead
+of reducing (``_any``), ``observe`` copies views bound once and takes the crop from a window view
+instead of gathering it, single cells are drawn with Python scalars, and a one-level reset takes
+views of the level pool.
 """
 
 from __future__ import annotations
@@ -159,14 +162,12 @@ def _torch_copy(x: Any) -> Any:
     return x.clone()
 
 
-def _np_f64(x: Any) -> Any:  # the method skips the array-API function's dispatch
+def _np_f64(x: Any) -> Any:  # the method costs a third of np.astype
     return x.astype(np.float64)
 
 
 def _torch_f64(x: Any) -> Any:
-    import torch
-
-    return x.to(torch.float64)
+    return x.double()
 
 
 def _np_any(x: Any) -> bool:
@@ -304,8 +305,8 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
-        self._mbase = self._row_base[:, None]
-        self._xy_w = np.array([1, wp_], dtype=np.int64)  # weights of blstats rows x, y in a flat position  # the same, for the (B, M) monster slots
+        self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
+        self._xy_w = np.array([1, wp_], dtype=np.int64)  # weights of blstats rows x, y in a flat position
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
@@ -591,7 +592,7 @@ class GridhackCore:
 
         fired = False  # whether a ray redrew cells where monsters may stand
         if slow:
-            msg, fired = self._commands(k, j, tpos, apos, tc, msg, redraw)
+            msg, fired = self._commands(j, tpos, apos, msg, redraw)
         uc = long(self._cells_f[apos])
         msg = xp.where(go, self._see_msg[uc], msg)
         # deaths are rare: where nobody died, `dead` stays None and their messages and masks are skipped
@@ -634,12 +635,12 @@ class GridhackCore:
         self.success = success
         return reward, terminated, truncated
 
-    def _commands(self, k: Any, j: Any, tpos: Any, apos: Any, tc: Any, msg: Any, redraw: list[Any]) -> tuple[Any, bool]:
+    def _commands(self, j: Any, tpos: Any, apos: Any, msg: Any, redraw: list[Any]) -> tuple[Any, bool]:
         """Pickup, quaff, wear, apply/zap/kick (which ask for a direction), and their resolution.
 
         One lookup in the command tables (:func:`_command_rule`) at the state index (mode, has_key,
-        item, lev, acted-on cell `tc`; `j` indexes (k, tc) as in the move tables); only cell writes, kick luck and rays are conditional (one
-        host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0. Returns the
+        item, lev, acted-on cell; `j` is the move tables' index of (k, acted-on cell)); only cell
+        writes, kick luck and rays are conditional (one host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0. Returns the
         message and whether a ray was fired; a changed cell is added to `redraw`.
         """
         xp = self.xp

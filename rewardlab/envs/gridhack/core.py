@@ -397,10 +397,11 @@ class GridhackCore:
         self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
         self._stats0, self._xy0 = self.stats[:, 0], self.stats[:2, 0]
         # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
-        self._crops0 = np.lib.stride_tricks.sliding_window_view(self.glyph[0], (CROP, CROP)) if self._host_draw else None
+        windows = np.lib.stride_tricks.sliding_window_view
+        self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self._host_draw else None
 
-    _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev", "time",
-                  "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0")
+    _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev",
+                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -514,17 +515,20 @@ class GridhackCore:
         (no leading dimension) if given."""
         keys, copy, obs = self.observation_keys, self._copy, {}
         one = row is not None and self.num_envs == 1  # the single-env front: copies of views bound once
+        lead = slice(None) if row is None else row
         for key, name in self._map_keys:
-            obs[key] = copy(self._map0[name] if one else getattr(self, name)[(slice(None) if row is None else row, *_WIN)])
+            obs[key] = copy(self._map0[name] if one else getattr(self, name)[(lead, *_WIN)])
         if "glyphs_crop" in keys and self._crops0 is not None:  # a window of a bound view beats a gather here
             x, y = self._xy0.tolist()
-            obs["glyphs_crop"] = self._crops0[(y - CROP // 2, x - CROP // 2) if one else (None, y - CROP // 2, x - CROP // 2)].copy()
+            at = (y - CROP // 2, x - CROP // 2)
+            obs["glyphs_crop"] = self._crops0[at if one else (None, *at)].copy()
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
             crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
             obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
-            obs["blstats"] = (self._stats0 if one else self.stats.T if row is None else self.stats[:, row]) - self._bl_offset
+            stats = self._stats0 if one else self.stats.T if row is None else self.stats[:, row]
+            obs["blstats"] = stats - self._bl_offset
         if "message" in keys:
             obs["message"] = self._msg_table[self.msg] if row is None else copy(self._msg_table[self.msg[row]])
         return obs
@@ -640,8 +644,9 @@ class GridhackCore:
 
         One lookup in the command tables (:func:`_command_rule`) at the state index (mode, has_key,
         item, lev, acted-on cell; `j` is the move tables' index of (k, acted-on cell)); only cell
-        writes, kick luck and rays are conditional (one host check of the OR of the state's flags). Non-move rows enter with ``msg`` 0. Returns the
-        message and whether a ray was fired; a changed cell is added to `redraw`.
+        writes, kick luck and rays are conditional (one host check of the OR of the state's flags).
+        Non-move rows enter with ``msg`` 0. Returns the message and whether a ray was fired; a changed
+        cell is added to `redraw`.
         """
         xp = self.xp
         inv = self.stats[4:7]  # rows has_key, item, lev

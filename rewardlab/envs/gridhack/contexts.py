@@ -15,7 +15,7 @@ import numpy as np
 
 from rewardlab.envs.gridhack.levels import FastRng, Level
 from rewardlab.envs.gridhack.tasks import TaskSpec
-from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell
+from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
 
 __all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS"]
@@ -85,9 +85,10 @@ class LevelSource:
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
             self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape[1:]), dtype=a.dtype)
-                                      for a in self._padded([probe])))
+                                      for a in self._padded(self._stacked([probe]))))
             self._made = np.zeros(self.num_contexts, dtype=bool)
         self._cache: OrderedDict[int, Level] = OrderedDict()
+        self._inside = (slice(PAD, PAD + H), slice(PAD, PAD + W))
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
@@ -97,27 +98,32 @@ class LevelSource:
         layout, objects = FastRng([self.offset, lay, 0]), FastRng([self.offset, obj, 1])
         return self.task.generate(layout, objects)
 
-    def _padded(self, levels: list[Level]) -> LevelBatch:
-        """Levels padded and stacked, with their first dungeon level's terrain drawn (resets copy it, not
-        redraw it). One set of array operations serves the whole list. The padding is stone, so only the
-        (21, 79) interior is looked up in the tables; the margin is filled with stone's value."""
+    def _stacked(self, levels: list[Level]) -> LevelBatch:
+        """The levels' unpadded (21, 79) maps stacked, their positions moved to padded coordinates, and their
+        first dungeon level's terrain drawn (resets copy it, not redraw it). One set of array operations
+        serves the whole list."""
         n, (depth, h, w) = len(levels), levels[0].cells.shape
-        ys, xs = slice(PAD, PAD + h), slice(PAD, PAD + w)
-        cells = _filled((n, depth, h + 2 * PAD, w + 2 * PAD), Cell.STONE, np.uint8)  # np.pad costs 10x more
         if n == 1:
             lv = levels[0]
-            cells[0, :, ys, xs] = lv.cells
-            start, monsters = lv.start[None] + PAD, lv.monsters[None] + PAD
+            cells, start, monsters = lv.cells[None], lv.start[None] + PAD, lv.monsters[None] + PAD
         else:  # concatenate loops in C; np.stack pays a Python call per level
-            cells[:, :, ys, xs] = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
+            cells = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
             start = np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2) + PAD
             monsters = np.concatenate([lv.monsters for lv in levels]).reshape(n, len(levels[0].monsters), 2) + PAD
-        top = cells[:, 0, ys, xs].astype(np.intp)  # cast once: every table.take would cast it
+        top = cells[:, 0].astype(np.intp)  # cast once: every table.take would cast it
+        drawn = {name: table.take(top) for name, table in self._tables}
+        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
+
+    def _padded(self, batch: LevelBatch) -> LevelBatch:
+        """A batch of :meth:`_stacked` maps padded with stone (its cells, and its layers with stone's values)."""
+        (n, depth, h, w), p = batch.cells.shape, PAD
+        cells = _filled((n, depth, h + 2 * p, w + 2 * p), Cell.STONE, np.uint8)  # np.pad costs 10x more
+        cells[:, :, p : p + h, p : p + w] = batch.cells
         drawn = {}
         for name, table in self._tables:
-            layer = drawn[name] = _filled((n, h + 2 * PAD, w + 2 * PAD), table[Cell.STONE], table.dtype)
-            layer[:, ys, xs] = table.take(top)
-        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
+            layer = drawn[name] = _filled((n, h + 2 * p, w + 2 * p), table[Cell.STONE], table.dtype)
+            layer[:, p : p + h, p : p + w] = getattr(batch, name)
+        return LevelBatch(cells, batch.start, batch.monsters, *(drawn.get(name) for name in LAYERS))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` context ids drawn uniformly (from the pool, or from [0, 2**31) for fresh levels)."""
@@ -126,18 +132,35 @@ class LevelSource:
     def levels(self, ids: np.ndarray) -> LevelBatch:
         """The padded levels of contexts `ids` (n,). Pooled levels of a single id come as views (callers copy them)."""
         if self._pooled:
-            if ids.size == 1:  # a reset of one env: no unique/gather machinery
-                c = int(ids[0])
-                if not self._made[c]:
-                    self._make(c)
-                return LevelBatch(*(None if pool is None else pool[c : c + 1] for pool in self._pool))
-            for c in np.unique(ids[~self._made[ids]]):
-                self._make(int(c))
-            return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
-        return self._padded([self._one(int(c)) for c in ids])
+            return self._from_pool(ids)
+        return self._padded(self._fresh(ids))
+
+    def interiors(self, ids: np.ndarray) -> LevelBatch:
+        """The levels of contexts `ids` (n,) without their stone margin: maps (n, L, 21, 79) and layers
+        (n, 21, 79), positions in padded coordinates. What a reset writes, since the state's margins stay
+        stone; fresh levels skip the padding. Arrays may be views (callers copy them)."""
+        if self._pooled:
+            ys, xs = self._inside
+            pooled = self._from_pool(ids)
+            return LevelBatch(pooled.cells[..., ys, xs], pooled.start, pooled.monsters,
+                              *(None if a is None else a[:, ys, xs] for a in pooled[3:]))
+        return self._fresh(ids)
+
+    def _from_pool(self, ids: np.ndarray) -> LevelBatch:
+        if ids.size == 1:  # a reset of one env: no unique/gather machinery
+            c = int(ids[0])
+            if not self._made[c]:
+                self._make(c)
+            return LevelBatch(*(None if pool is None else pool[c : c + 1] for pool in self._pool))
+        for c in np.unique(ids[~self._made[ids]]):
+            self._make(int(c))
+        return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
+
+    def _fresh(self, ids: np.ndarray) -> LevelBatch:
+        return self._stacked([self._one(c) for c in ids.tolist()])
 
     def _make(self, c: int) -> None:
-        for pool, part in zip(self._pool, self._padded([self.generate(c)])):
+        for pool, part in zip(self._pool, self._padded(self._stacked([self.generate(c)]))):
             if pool is not None:
                 pool[c] = part[0]
         self._made[c] = True

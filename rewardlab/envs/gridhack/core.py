@@ -382,15 +382,18 @@ class GridhackCore:
         else:
             ids = self.source.sample(rng, n)
             keys = rng.integers(0, _KEY_RANGE, size=n, dtype=np.int64)
-        lv = self.source.levels(ids)
+        lv = self.source.interiors(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
-        self.cells[rows] = self._a(cells[:, 0])
+        if not self._margins_drawn:
+            self._draw_margins()
+        ys, xs = self._inside
+        self.cells[rows, ys, xs] = self._a(cells[:, 0])
         for name, *_ in self._layer_spec:
-            getattr(self, name)[rows] = self._a(getattr(lv, name))
+            getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
         if self.stack is not None:
-            self.stack[rows] = self._a(cells)
+            self.stack[rows, :, ys, xs] = self._a(cells)
         self.stack_start[rows] = self._a(start)
         self.stats[0, rows], self.stats[1, rows] = self._a(start[:, 0, 1]), self._a(start[:, 0, 0])  # (y, x) -> rows x, y
         self.stats[2:, rows] = self._bl_reset
@@ -403,6 +406,19 @@ class GridhackCore:
             self.my[rows], self.mx[rows] = m[..., 0], m[..., 1]
             self.malive[rows] = True
         self._draw_actors(rows)
+
+    # Resets write only the (21, 79) interiors: nothing writes the stone margins once drawn (agents and
+    # monsters stay inside the walls, rays rewrite stone as stone), so they are drawn on the first load.
+    _margins_drawn = False
+    _inside = (slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
+
+    def _draw_margins(self) -> None:
+        self.cells[...] = int(Cell.STONE)
+        if self.stack is not None:
+            self.stack[...] = int(Cell.STONE)
+        for name, table, *_ in self._layer_spec:
+            getattr(self, name)[...] = int(table[Cell.STONE])
+        self._margins_drawn = True
 
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rewardlab.envs.gridhack.levels import FastRng, Level
+from rewardlab.envs.gridhack.levels import _M32, FastRng, Level, seed_words
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
@@ -92,11 +92,17 @@ class LevelSource:
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
-        lay = 0 if self.structure == "objects_only" else context_id
-        obj = 0 if self.structure == "layout_only" else context_id
-        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); FastRng only builds it if it draws
-        layout, objects = FastRng([self.offset, lay, 0]), FastRng([self.offset, obj, 1])
-        return self.task.generate(layout, objects)
+        return self._generate_many([context_id])[0]
+
+    def _generate_many(self, ids: list[int]) -> list[Level]:
+        """The (unpadded) levels of contexts `ids`, the seeds of all their generators hashed in one pass."""
+        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); seed_words rows are its PCG64 words
+        seeds = [[self.offset, 0 if self.structure == "objects_only" else c, 0] for c in ids]
+        seeds += [[self.offset, 0 if self.structure == "layout_only" else c, 1] for c in ids]
+        if self.offset <= _M32:  # seed_words takes 32-bit entropy words
+            seeds = seed_words(np.array(seeds, dtype=np.uint32))
+        n, generate = len(ids), self.task.generate
+        return [generate(FastRng(seeds[i]), FastRng(seeds[n + i])) for i in range(n)]
 
     def _stacked(self, levels: list[Level]) -> LevelBatch:
         """The levels' unpadded (21, 79) maps stacked, their positions moved to padded coordinates, and their
@@ -157,7 +163,8 @@ class LevelSource:
         return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
 
     def _fresh(self, ids: np.ndarray) -> LevelBatch:
-        return self._stacked([self._one(c) for c in ids.tolist()])
+        c = ids.tolist()
+        return self._stacked(self._generate_many(c) if self.num_contexts is None else [self._one(i) for i in c])
 
     def _make(self, c: int) -> None:
         for pool, part in zip(self._pool, self._padded(self._stacked([self.generate(c)]))):

@@ -386,8 +386,8 @@ class GridhackCore:
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
-        if not self._margins_drawn:
-            self._draw_margins()
+        if not self._all_loaded:
+            self._clear_rows(rows, rows_np)
         ys, xs = self._inside
         self.cells[rows, ys, xs] = self._a(cells[:, 0])
         for name, *_ in self._layer_spec:
@@ -407,18 +407,25 @@ class GridhackCore:
             self.malive[rows] = True
         self._draw_actors(rows)
 
-    # Resets write only the (21, 79) interiors: nothing writes the stone margins once drawn (agents and
-    # monsters stay inside the walls, rays rewrite stone as stone), so they are drawn on the first load.
-    _margins_drawn = False
+    # Resets write only the (21, 79) interiors of the maps: once a row is loaded nothing draws on its stone
+    # margins (agents and monsters stay inside the walls, rays rewrite stone as stone). A step before a row's
+    # first load may (its agent stands at (0, 0)), so until every row has been loaded once, loads clear
+    # whole rows first.
+    _all_loaded = False
+    _loaded: np.ndarray | None = None  # host (B,) bool: rows loaded at least once
     _inside = (slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
 
-    def _draw_margins(self) -> None:
-        self.cells[...] = int(Cell.STONE)
+    def _clear_rows(self, rows: Any, rows_np: np.ndarray) -> None:
+        """Whole rows to stone and stone's display, and mark them loaded."""
+        self.cells[rows] = int(Cell.STONE)
         if self.stack is not None:
-            self.stack[...] = int(Cell.STONE)
+            self.stack[rows] = int(Cell.STONE)
         for name, table, *_ in self._layer_spec:
-            getattr(self, name)[...] = int(table[Cell.STONE])
-        self._margins_drawn = True
+            getattr(self, name)[rows] = int(table[Cell.STONE])
+        if self._loaded is None:
+            self._loaded = np.zeros(self.num_envs, dtype=bool)
+        self._loaded[rows_np] = True
+        self._all_loaded = bool(self._loaded.all())
 
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""

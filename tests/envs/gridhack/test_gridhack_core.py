@@ -234,3 +234,30 @@ def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
     assert decode_message(obs["message"][1]) == "As you kick the door, it crashes open!"
     assert core.cells[0, PAD + 1, PAD + 3] == Cell.DOOR_OPEN and core.cells[1, PAD + 1, PAD + 3] == Cell.DOORWAY
     assert obs["glyphs"][0, 1, 3] == CELL_GLYPH[Cell.DOOR_OPEN]
+
+
+@pytest.mark.parametrize("task", ["Freeze-Horn", "WoD-Hard", "Staircase-Lvl3"])
+def test_partial_resets_draw_the_whole_padded_display(task):
+    # Resets write only the maps' interiors once every row has been loaded. Reference: the terrain tables
+    # looked up on every padded cell (the agent's and live monsters' cells aside), after a first reset of
+    # only some rows, steps of all rows (the unloaded ones draw their agent at (0, 0)), a second partial
+    # reset and more steps.
+    from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH
+
+    core = GridhackCore(TASKS[task], 5)
+    rng = np.random.default_rng(0)
+    rows = np.array([False, True, False, True, True])
+    core.reset_rows(rows, rng)
+    for step in range(30):
+        core.step(rng.integers(0, len(core.actions), 5))
+        if step == 20:
+            core.reset_rows(~rows | (np.arange(5) == 1), rng)
+    for i in range(5):
+        actors = np.zeros(core.cells.shape[1:], dtype=bool)
+        actors[core.ay[i], core.ax[i]] = True
+        if core.n_monsters:
+            actors[core.my[i][core.malive[i]], core.mx[i][core.malive[i]]] = True
+        for layer, table in ((core.glyph, CELL_GLYPH), (core.char, CELL_CHAR), (core.color, CELL_COLOR)):
+            assert np.array_equal(layer[i][~actors], table[core.cells[i]][~actors])
+        if core.stack is not None:  # the stacked levels' margins are stone too
+            assert (core.stack[i][:, :8].sum() + core.stack[i][:, :, :8].sum()) == 0

@@ -13,18 +13,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rewardlab.envs.gridhack.levels import _M32, FastRng, Level, seed_words
+from rewardlab.envs.gridhack.levels import FastRng, Level, SeedWords, seed_words
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
 
-__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS"]
+__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS", "INTERIOR"]
 
 STRUCTURES = ("all", "layout_only", "objects_only")
 LAYERS = ("glyph", "char", "color")  # the display layers a LevelBatch may carry
 _TABLES = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
+INTERIOR = (slice(PAD, PAD + H), slice(PAD, PAD + W))  # the (21, 79) map inside a padded one
 
 
 def _filled(shape: tuple[int, ...], value: int, dtype: type) -> np.ndarray:
@@ -88,7 +89,6 @@ class LevelSource:
                                       for a in self._padded(self._stacked([probe]))))
             self._made = np.zeros(self.num_contexts, dtype=bool)
         self._cache: OrderedDict[int, Level] = OrderedDict()
-        self._inside = (slice(PAD, PAD + H), slice(PAD, PAD + W))
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
@@ -99,8 +99,8 @@ class LevelSource:
         # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); seed_words rows are its PCG64 words
         seeds = [[self.offset, 0 if self.structure == "objects_only" else c, 0] for c in ids]
         seeds += [[self.offset, 0 if self.structure == "layout_only" else c, 1] for c in ids]
-        if self.offset <= _M32:  # seed_words takes 32-bit entropy words
-            seeds = seed_words(np.array(seeds, dtype=np.uint32))
+        if self.offset < 2**32:  # seed_words takes 32-bit entropy words
+            seeds = [SeedWords(row) for row in seed_words(np.array(seeds, dtype=np.uint32))]
         n, generate = len(ids), self.task.generate
         return [generate(FastRng(seeds[i]), FastRng(seeds[n + i])) for i in range(n)]
 
@@ -146,7 +146,7 @@ class LevelSource:
         (n, 21, 79), positions in padded coordinates. What a reset writes, since the state's margins stay
         stone; fresh levels skip the padding. Arrays may be views (callers copy them)."""
         if self._pooled:
-            ys, xs = self._inside
+            ys, xs = INTERIOR
             pooled = self._from_pool(ids)
             return LevelBatch(pooled.cells[..., ys, xs], pooled.start, pooled.monsters,
                               *(None if a is None else a[:, ys, xs] for a in pooled[3:]))

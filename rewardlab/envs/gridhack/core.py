@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.envs.gridhack import tiles
-from rewardlab.envs.gridhack.contexts import LevelSource
+from rewardlab.envs.gridhack.contexts import INTERIOR, LevelSource
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CROP, PAD, Cell, Cmd, Item, Monster, Msg
 from rewardlab.errors import InvalidParameter
@@ -388,7 +388,7 @@ class GridhackCore:
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
         if not self._all_loaded:
             self._clear_rows(rows, rows_np)
-        ys, xs = self._inside
+        ys, xs = INTERIOR
         self.cells[rows, ys, xs] = self._a(cells[:, 0])
         for name, *_ in self._layer_spec:
             getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
@@ -413,7 +413,6 @@ class GridhackCore:
     # whole rows first.
     _all_loaded = False
     _loaded: np.ndarray | None = None  # host (B,) bool: rows loaded at least once
-    _inside = (slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))
 
     def _clear_rows(self, rows: Any, rows_np: np.ndarray) -> None:
         """Whole rows to stone and stone's display, and mark them loaded."""

@@ -20,7 +20,7 @@ from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
-__all__ = ["Level", "FastRng", "multiroom", "crossing", "labyrinth", "corridors", "keyroom", "river", "wod", "staircase"]
+__all__ = ["Level", "FastRng", "SeedWords", "seed_words", "multiroom", "crossing", "labyrinth", "corridors", "keyroom", "river", "wod", "staircase"]
 
 Rng = np.random.Generator
 
@@ -46,9 +46,12 @@ class GenerationError(RuntimeError):
     """A generator ran out of tries (a bug in its parameters, never expected at the registered sizes)."""
 
 
+_NO_MONSTERS = np.zeros((0, 2), dtype=np.int64)  # shared by levels without monsters: an empty array cannot change
+
+
 def _single(grid: np.ndarray, start: tuple[int, int], monsters: list[tuple[int, int]] | None = None) -> Level:
     """A one-level Level; it takes `grid` over (generators make a fresh one per level), so no copy."""
-    mons = np.array(monsters or [], dtype=np.int64).reshape(-1, 2)
+    mons = np.array(monsters, dtype=np.int64).reshape(-1, 2) if monsters else _NO_MONSTERS
     return Level(grid[None], np.array([start], dtype=np.int64), mons)
 
 
@@ -116,14 +119,14 @@ _LANE = 128  # bits per lane: room for the 65-bit sum of a mix before its mask, 
 @functools.lru_cache(maxsize=64)
 def _lanes(m: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
     """The lane mask and the hash constants repeated in each of `m` lanes."""
-    ones = sum(1 << (_LANE * i) for i in range(m))
+    ones = int.from_bytes((b"\x01" + bytes(_LANE // 8 - 1)) * m, "little")  # 1 in every lane
     return ones * _M32, [(x * ones, k) for x, k in _POOL_HASH], [(x * ones, k) for x, k in _STATE_HASH]
 
 
 def seed_words(entropy: np.ndarray) -> np.ndarray:
     """PCG64 seed words (m, 4) uint64 of ``default_rng(list(row))`` for each row of `entropy` (m, k): k <= 4
     ints in [0, 2**32). numpy's SeedSequence hash runs once for all rows, each in its own 128-bit lane of
-    Python ints (XORs, masks and products by 32-bit constants never carry across lanes): about 15 us
+    Python ints (XORs, masks and products by 32-bit constants never carry across lanes): about 20 us
     for a few rows, where numpy's SeedSequence and its state hash cost about 8 us per row.
 
     Example:
@@ -154,23 +157,17 @@ def seed_words(entropy: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(words.T)  # PCG64 reads a row's memory as is
 
 
-class _Words(ISeedSequence):
-    """A seed sequence that hands PCG64 precomputed state words (a row of :func:`seed_words`)."""
+class SeedWords(ISeedSequence):
+    """A seed sequence that hands PCG64 precomputed state words: ``np.random.default_rng(SeedWords(row))``
+    for a row of :func:`seed_words` is ``default_rng(entropy)`` without hashing the entropy again."""
 
     def __init__(self, words: np.ndarray):
         self.words = words
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         if (n_words, np.dtype(dtype)) != (4, np.dtype(np.uint64)):  # PCG64 asks exactly this
-            raise NotImplementedError("_Words only seeds PCG64")
+            raise NotImplementedError("SeedWords only seeds PCG64")
         return self.words
-
-
-def _generator(seed: Any) -> np.random.Generator:
-    """``np.random.default_rng(seed)``; a row of :func:`seed_words` (uint64 (4,)) seeds PCG64 directly."""
-    if isinstance(seed, np.ndarray) and seed.dtype == np.uint64:
-        return np.random.Generator(np.random.PCG64(_Words(seed)))
-    return np.random.default_rng(seed)
 
 
 class FastRng:
@@ -178,8 +175,8 @@ class FastRng:
 
     Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
     microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
-    ``np.random.default_rng`` takes, or a row of :func:`seed_words`; the Generator (a SeedSequence hash and a PCG64 state, several
-    microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
+    ``np.random.default_rng`` takes (a :class:`SeedWords` skips the SeedSequence hash); the Generator (a
+    PCG64 state, a few microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
     that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
     (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
 
@@ -200,7 +197,7 @@ class FastRng:
     @property
     def rng(self) -> np.random.Generator:
         if self._rng is None:
-            self._rng = _generator(self._seed)
+            self._rng = np.random.default_rng(self._seed)
         return self._rng
 
     def _fill(self, n: int) -> None:

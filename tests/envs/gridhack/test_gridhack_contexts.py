@@ -119,14 +119,14 @@ def test_seed_words_give_default_rngs_stream(k):
     # seed_words hashes numpy's SeedSequence for a batch of entropies in lanes of Python ints; the reference
     # is numpy's own SeedSequence(row).generate_state(4, uint64) per row (extremes 0 and 2**32 - 1 included,
     # so a carry across lanes would show), and default_rng(row)'s stream for the generator seeded from it.
-    from rewardlab.envs.gridhack.levels import _generator, seed_words
+    from rewardlab.envs.gridhack.levels import SeedWords, seed_words
 
     rng = np.random.default_rng(k)
     entropy = np.vstack([rng.integers(0, 2**32, (6, k)), np.zeros((1, k)), np.full((1, k), 2**32 - 1)]).astype(np.uint32)
     words = seed_words(entropy)
     for row, w in zip(entropy.tolist(), words):
         assert w.tolist() == np.random.SeedSequence(row).generate_state(4, np.uint64).tolist()
-    fast, ref = _generator(words[0]), np.random.default_rng(entropy[0].tolist())
+    fast, ref = np.random.default_rng(SeedWords(words[0])), np.random.default_rng(entropy[0].tolist())
     assert fast.random(600).tolist() == ref.random(600).tolist()
     assert fast.permutation(20).tolist() == ref.permutation(20).tolist()
 

@@ -20,7 +20,8 @@ from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
-__all__ = ["Level", "FastRng", "SeedWords", "seed_words", "multiroom", "crossing", "labyrinth", "corridors", "keyroom", "river", "wod", "staircase"]
+__all__ = ["Level", "FastRng", "SeedWords", "seed_words", "multiroom", "crossing", "labyrinth", "corridors", "keyroom",
+           "river", "wod", "staircase"]
 
 Rng = np.random.Generator
 

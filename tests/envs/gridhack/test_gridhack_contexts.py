@@ -122,7 +122,8 @@ def test_seed_words_give_default_rngs_stream(k):
     from rewardlab.envs.gridhack.levels import SeedWords, seed_words
 
     rng = np.random.default_rng(k)
-    entropy = np.vstack([rng.integers(0, 2**32, (6, k)), np.zeros((1, k)), np.full((1, k), 2**32 - 1)]).astype(np.uint32)
+    extremes = [np.zeros((1, k)), np.full((1, k), 2**32 - 1)]
+    entropy = np.vstack([rng.integers(0, 2**32, (6, k)), *extremes]).astype(np.uint32)
     words = seed_words(entropy)
     for row, w in zip(entropy.tolist(), words):
         assert w.tolist() == np.random.SeedSequence(row).generate_state(4, np.uint64).tolist()

@@ -18,7 +18,7 @@ from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
 
-__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS", "INTERIOR"]
+__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS", "INTERIOR", "WHOLE"]
 
 STRUCTURES = ("all", "layout_only", "objects_only")
 LAYERS = ("glyph", "char", "color")  # the display layers a LevelBatch may carry
@@ -26,6 +26,7 @@ _TABLES = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
 INTERIOR = (slice(PAD, PAD + H), slice(PAD, PAD + W))  # the (21, 79) map inside a padded one
+WHOLE = (slice(None), slice(None))  # the whole padded map
 
 
 def _filled(shape: tuple[int, ...], value: int, dtype: type) -> np.ndarray:
@@ -141,16 +142,14 @@ class LevelSource:
             return self._from_pool(ids)
         return self._padded(self._fresh(ids))
 
-    def interiors(self, ids: np.ndarray) -> LevelBatch:
-        """The levels of contexts `ids` (n,) without their stone margin: maps (n, L, 21, 79) and layers
-        (n, 21, 79), positions in padded coordinates. What a reset writes, since the state's margins stay
-        stone; fresh levels skip the padding. Arrays may be views (callers copy them)."""
+    def for_reset(self, ids: np.ndarray) -> tuple[LevelBatch, tuple[slice, slice]]:
+        """The levels of contexts `ids` (n,) as a reset writes them, and the (y, x) window of the padded map
+        they cover: pooled levels whole (a gather of whole rows), fresh ones without their stone margin
+        (maps (n, L, 21, 79), layers (n, 21, 79)): padding them would cost more than the state's margins,
+        which stay stone. Positions are in padded coordinates. Arrays may be views (callers copy them)."""
         if self._pooled:
-            ys, xs = INTERIOR
-            pooled = self._from_pool(ids)
-            return LevelBatch(pooled.cells[..., ys, xs], pooled.start, pooled.monsters,
-                              *(None if a is None else a[:, ys, xs] for a in pooled[3:]))
-        return self._fresh(ids)
+            return self._from_pool(ids), WHOLE
+        return self._fresh(ids), INTERIOR
 
     def _from_pool(self, ids: np.ndarray) -> LevelBatch:
         if ids.size == 1:  # a reset of one env: no unique/gather machinery

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rewardlab.envs.gridhack import tiles
-from rewardlab.envs.gridhack.contexts import INTERIOR, LevelSource
+from rewardlab.envs.gridhack.contexts import LevelSource
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CROP, PAD, Cell, Cmd, Item, Monster, Msg
 from rewardlab.errors import InvalidParameter
@@ -382,13 +382,12 @@ class GridhackCore:
         else:
             ids = self.source.sample(rng, n)
             keys = rng.integers(0, _KEY_RANGE, size=n, dtype=np.int64)
-        lv = self.source.interiors(ids)
+        lv, (ys, xs) = self.source.for_reset(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
         if not self._all_loaded:
             self._clear_rows(rows, rows_np)
-        ys, xs = INTERIOR
         self.cells[rows, ys, xs] = self._a(cells[:, 0])
         for name, *_ in self._layer_spec:
             getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
@@ -407,10 +406,10 @@ class GridhackCore:
             self.malive[rows] = True
         self._draw_actors(rows)
 
-    # Resets write only the (21, 79) interiors of the maps: once a row is loaded nothing draws on its stone
-    # margins (agents and monsters stay inside the walls, rays rewrite stone as stone). A step before a row's
-    # first load may (its agent stands at (0, 0)), so until every row has been loaded once, loads clear
-    # whole rows first.
+    # Resets of fresh levels write only the (21, 79) interiors of the maps: once a row is loaded nothing draws
+    # on its stone margins (agents and monsters stay inside the walls, rays rewrite stone as stone). A step
+    # before a row's first load may (its agent stands at (0, 0)), so until every row has been loaded once,
+    # loads clear whole rows first.
     _all_loaded = False
     _loaded: np.ndarray | None = None  # host (B,) bool: rows loaded at least once
 

@@ -136,6 +136,8 @@ def seed_words(entropy: np.ndarray) -> np.ndarray:
         True
     """
     m, k = entropy.shape
+    if k > 4:  # numpy mixes words beyond the pool's 4 in another way
+        raise ValueError(f"seed_words takes at most 4 entropy words per row, got {k}")
     mask, pool_hash, state_hash = _lanes(m)
     size = _LANE // 8 * m
     lanes = np.zeros((4, m, _LANE // 64), dtype=np.uint64)

@@ -13,18 +13,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rewardlab.envs.gridhack.levels import FastRng, Level
+from rewardlab.envs.gridhack.levels import FastRng, Level, SeedWords, seed_words
 from rewardlab.envs.gridhack.tasks import TaskSpec
-from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell
+from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
 
-__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS"]
+__all__ = ["LevelSource", "LevelBatch", "STRUCTURES", "LAYERS", "FRESH_CONTEXTS", "INTERIOR", "WHOLE"]
 
 STRUCTURES = ("all", "layout_only", "objects_only")
 LAYERS = ("glyph", "char", "color")  # the display layers a LevelBatch may carry
 _TABLES = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
+INTERIOR = (slice(PAD, PAD + H), slice(PAD, PAD + W))  # the (21, 79) map inside a padded one
+WHOLE = (slice(None), slice(None))  # the whole padded map
 
 
 def _filled(shape: tuple[int, ...], value: int, dtype: type) -> np.ndarray:
@@ -85,39 +87,50 @@ class LevelSource:
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
             self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape[1:]), dtype=a.dtype)
-                                      for a in self._padded([probe])))
+                                      for a in self._padded(self._stacked([probe]))))
             self._made = np.zeros(self.num_contexts, dtype=bool)
         self._cache: OrderedDict[int, Level] = OrderedDict()
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
-        lay = 0 if self.structure == "objects_only" else context_id
-        obj = 0 if self.structure == "layout_only" else context_id
-        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); FastRng only builds it if it draws
-        layout, objects = FastRng([self.offset, lay, 0]), FastRng([self.offset, obj, 1])
-        return self.task.generate(layout, objects)
+        return self._generate_many([context_id])[0]
 
-    def _padded(self, levels: list[Level]) -> LevelBatch:
-        """Levels padded and stacked, with their first dungeon level's terrain drawn (resets copy it, not
-        redraw it). One set of array operations serves the whole list. The padding is stone, so only the
-        (21, 79) interior is looked up in the tables; the margin is filled with stone's value."""
+    def _generate_many(self, ids: list[int]) -> list[Level]:
+        """The (unpadded) levels of contexts `ids`, the seeds of all their generators hashed in one pass."""
+        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); seed_words rows are its PCG64 words
+        seeds = [[self.offset, 0 if self.structure == "objects_only" else c, 0] for c in ids]
+        seeds += [[self.offset, 0 if self.structure == "layout_only" else c, 1] for c in ids]
+        if self.offset < 2**32:  # seed_words takes 32-bit entropy words
+            seeds = [SeedWords(row) for row in seed_words(np.array(seeds, dtype=np.uint32))]
+        n, generate = len(ids), self.task.generate
+        return [generate(FastRng(seeds[i]), FastRng(seeds[n + i])) for i in range(n)]
+
+    def _stacked(self, levels: list[Level]) -> LevelBatch:
+        """The levels' unpadded (21, 79) maps stacked, their positions moved to padded coordinates, and their
+        first dungeon level's terrain drawn (resets copy it, not redraw it). One set of array operations
+        serves the whole list."""
         n, (depth, h, w) = len(levels), levels[0].cells.shape
-        ys, xs = slice(PAD, PAD + h), slice(PAD, PAD + w)
-        cells = _filled((n, depth, h + 2 * PAD, w + 2 * PAD), Cell.STONE, np.uint8)  # np.pad costs 10x more
         if n == 1:
             lv = levels[0]
-            cells[0, :, ys, xs] = lv.cells
-            start, monsters = lv.start[None] + PAD, lv.monsters[None] + PAD
+            cells, start, monsters = lv.cells[None], lv.start[None] + PAD, lv.monsters[None] + PAD
         else:  # concatenate loops in C; np.stack pays a Python call per level
-            cells[:, :, ys, xs] = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
+            cells = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
             start = np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2) + PAD
             monsters = np.concatenate([lv.monsters for lv in levels]).reshape(n, len(levels[0].monsters), 2) + PAD
-        top = cells[:, 0, ys, xs].astype(np.intp)  # cast once: every table.take would cast it
+        top = cells[:, 0].astype(np.intp)  # cast once: every table.take would cast it
+        drawn = {name: table.take(top) for name, table in self._tables}
+        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
+
+    def _padded(self, batch: LevelBatch) -> LevelBatch:
+        """A batch of :meth:`_stacked` maps padded with stone (its cells, and its layers with stone's values)."""
+        (n, depth, h, w), p = batch.cells.shape, PAD
+        cells = _filled((n, depth, h + 2 * p, w + 2 * p), Cell.STONE, np.uint8)  # np.pad costs 10x more
+        cells[:, :, p : p + h, p : p + w] = batch.cells
         drawn = {}
         for name, table in self._tables:
-            layer = drawn[name] = _filled((n, h + 2 * PAD, w + 2 * PAD), table[Cell.STONE], table.dtype)
-            layer[:, ys, xs] = table.take(top)
-        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
+            layer = drawn[name] = _filled((n, h + 2 * p, w + 2 * p), table[Cell.STONE], table.dtype)
+            layer[:, p : p + h, p : p + w] = getattr(batch, name)
+        return LevelBatch(cells, batch.start, batch.monsters, *(drawn.get(name) for name in LAYERS))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` context ids drawn uniformly (from the pool, or from [0, 2**31) for fresh levels)."""
@@ -126,18 +139,34 @@ class LevelSource:
     def levels(self, ids: np.ndarray) -> LevelBatch:
         """The padded levels of contexts `ids` (n,). Pooled levels of a single id come as views (callers copy them)."""
         if self._pooled:
-            if ids.size == 1:  # a reset of one env: no unique/gather machinery
-                c = int(ids[0])
-                if not self._made[c]:
-                    self._make(c)
-                return LevelBatch(*(None if pool is None else pool[c : c + 1] for pool in self._pool))
-            for c in np.unique(ids[~self._made[ids]]):
-                self._make(int(c))
-            return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
-        return self._padded([self._one(int(c)) for c in ids])
+            return self._from_pool(ids)
+        return self._padded(self._fresh(ids))
+
+    def for_reset(self, ids: np.ndarray) -> tuple[LevelBatch, tuple[slice, slice]]:
+        """The levels of contexts `ids` (n,) as a reset writes them, and the (y, x) window of the padded map
+        they cover: pooled levels whole (a gather of whole rows), fresh ones without their stone margin
+        (maps (n, L, 21, 79), layers (n, 21, 79)): padding them would cost more than the state's margins,
+        which stay stone. Positions are in padded coordinates. Arrays may be views (callers copy them)."""
+        if self._pooled:
+            return self._from_pool(ids), WHOLE
+        return self._fresh(ids), INTERIOR
+
+    def _from_pool(self, ids: np.ndarray) -> LevelBatch:
+        if ids.size == 1:  # a reset of one env: no unique/gather machinery
+            c = int(ids[0])
+            if not self._made[c]:
+                self._make(c)
+            return LevelBatch(*(None if pool is None else pool[c : c + 1] for pool in self._pool))
+        for c in np.unique(ids[~self._made[ids]]):
+            self._make(int(c))
+        return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
+
+    def _fresh(self, ids: np.ndarray) -> LevelBatch:
+        c = ids.tolist()
+        return self._stacked(self._generate_many(c) if self.num_contexts is None else [self._one(i) for i in c])
 
     def _make(self, c: int) -> None:
-        for pool, part in zip(self._pool, self._padded([self.generate(c)])):
+        for pool, part in zip(self._pool, self._padded(self._stacked([self.generate(c)]))):
             if pool is not None:
                 pool[c] = part[0]
         self._made[c] = True

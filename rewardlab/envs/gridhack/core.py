@@ -432,15 +432,17 @@ class GridhackCore:
         else:
             ids = self.source.sample(rng, n)
             keys = rng.integers(0, _KEY_RANGE, size=n, dtype=np.int64)
-        lv = self.source.levels(ids)
+        lv, (ys, xs) = self.source.for_reset(ids)
         cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
-        self.cells[rows] = self._a(cells[:, 0])
+        if not self._all_loaded:
+            self._clear_rows(rows, rows_np)
+        self.cells[rows, ys, xs] = self._a(cells[:, 0])
         for name, *_ in self._layer_spec:
-            getattr(self, name)[rows] = self._a(getattr(lv, name))
+            getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
         if self.stack is not None:
-            self.stack[rows] = self._a(cells)
+            self.stack[rows, :, ys, xs] = self._a(cells)
         self.stack_start[rows] = self._a(start)
         self.stats[0, rows], self.stats[1, rows] = self._a(start[:, 0, 1]), self._a(start[:, 0, 0])  # (y, x) -> rows x, y
         self.stats[2:, rows] = self._bl_reset
@@ -453,6 +455,25 @@ class GridhackCore:
             self.my[rows], self.mx[rows] = m[..., 0], m[..., 1]
             self.malive[rows] = True
         self._draw_actors(rows)
+
+    # Resets of fresh levels write only the (21, 79) interiors of the maps: once a row is loaded nothing draws
+    # on its stone margins (agents and monsters stay inside the walls, rays rewrite stone as stone). A step
+    # before a row's first load may (its agent stands at (0, 0)), so until every row has been loaded once,
+    # loads clear whole rows first.
+    _all_loaded = False
+    _loaded: np.ndarray | None = None  # host (B,) bool: rows loaded at least once
+
+    def _clear_rows(self, rows: Any, rows_np: np.ndarray) -> None:
+        """Whole rows to stone and stone's display, and mark them loaded."""
+        self.cells[rows] = int(Cell.STONE)
+        if self.stack is not None:
+            self.stack[rows] = int(Cell.STONE)
+        for name, table, *_ in self._layer_spec:
+            getattr(self, name)[rows] = int(table[Cell.STONE])
+        if self._loaded is None:
+            self._loaded = np.zeros(self.num_envs, dtype=bool)
+        self._loaded[rows_np] = True
+        self._all_loaded = bool(self._loaded.all())
 
     def _redraw_rows(self, rows: Any) -> None:
         """Redraw the whole display of some sub-envs (after a reset or a descent)."""

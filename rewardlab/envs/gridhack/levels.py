@@ -11,6 +11,7 @@ Generators: :func:`multiroom`, :func:`crossing`, :func:`labyrinth`, :func:`corri
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,8 @@ from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
-__all__ = ["Level", "FastRng", "multiroom", "crossing", "labyrinth", "corridors", "keyroom", "river", "wod", "staircase"]
+__all__ = ["Level", "FastRng", "SeedWords", "seed_words", "multiroom", "crossing", "labyrinth", "corridors", "keyroom",
+           "river", "wod", "staircase"]
 
 Rng = np.random.Generator
 
@@ -45,9 +47,12 @@ class GenerationError(RuntimeError):
     """A generator ran out of tries (a bug in its parameters, never expected at the registered sizes)."""
 
 
+_NO_MONSTERS = np.zeros((0, 2), dtype=np.int64)  # shared by levels without monsters: an empty array cannot change
+
+
 def _single(grid: np.ndarray, start: tuple[int, int], monsters: list[tuple[int, int]] | None = None) -> Level:
     """A one-level Level; it takes `grid` over (generators make a fresh one per level), so no copy."""
-    mons = np.array(monsters or [], dtype=np.int64).reshape(-1, 2)
+    mons = np.array(monsters, dtype=np.int64).reshape(-1, 2) if monsters else _NO_MONSTERS
     return Level(grid[None], np.array([start], dtype=np.int64), mons)
 
 
@@ -103,33 +108,69 @@ def _hash_consts(init: int, mult: int, n: int) -> list[tuple[int, int]]:
     return out
 
 
-_STATE_HASH = _hash_consts(0x8B51F9DD, 0x58F38DED, 8)  # numpy's INIT_B, MULT_B: generate_state of 8 uint32 words
+# numpy's SeedSequence (pool of 4 words) as constants: INIT_A, MULT_A hash the entropy words into the pool
+# and mix it (12 steps, word s into word d); INIT_B, MULT_B hash the pool into 8 uint32 state words
+_POOL_HASH = _hash_consts(0x43B0D7E5, 0x931E8875, 16)
+_STATE_HASH = _hash_consts(0x8B51F9DD, 0x58F38DED, 8)
+_MIX_PAIRS = [(s, d) for s in range(4) for d in range(4) if s != d]
+_MIX_L, _MIX_R = 0xCA01F9DD, (1 << 32) - 0x4973F715  # mix(x, y) = L*x - R*y; -R = 2**32 - R mod 2**32
+_LANE = 128  # bits per lane: room for the 65-bit sum of a mix before its mask, and for two words side by side
 
 
-class _StateWords(ISeedSequence):
-    """The PCG64 seed words of a numpy SeedSequence, hashed from its pool in Python with numpy's
-    constants: numpy's own ``generate_state`` goes through numpy scalars and costs half the seeding."""
+@functools.lru_cache(maxsize=64)
+def _lanes(m: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+    """The lane mask and the hash constants repeated in each of `m` lanes."""
+    ones = int.from_bytes((b"\x01" + bytes(_LANE // 8 - 1)) * m, "little")  # 1 in every lane
+    return ones * _M32, [(x * ones, k) for x, k in _POOL_HASH], [(x * ones, k) for x, k in _STATE_HASH]
 
-    def __init__(self, pool: list[int]):
-        self.pool = pool
+
+def seed_words(entropy: np.ndarray) -> np.ndarray:
+    """PCG64 seed words (m, 4) uint64 of ``default_rng(list(row))`` for each row of `entropy` (m, k): k <= 4
+    ints in [0, 2**32). numpy's SeedSequence hash runs once for all rows, each in its own 128-bit lane of
+    Python ints (XORs, masks and products by 32-bit constants never carry across lanes): about 20 us
+    for a few rows, where numpy's SeedSequence and its state hash cost about 8 us per row.
+
+    Example:
+        >>> words = seed_words(np.array([[3, 7, 0], [3, 7, 1]]))
+        >>> bool((words[1] == np.random.SeedSequence([3, 7, 1]).generate_state(4, np.uint64)).all())
+        True
+    """
+    m, k = entropy.shape
+    if k > 4:  # numpy mixes words beyond the pool's 4 in another way
+        raise ValueError(f"seed_words takes at most 4 entropy words per row, got {k}")
+    mask, pool_hash, state_hash = _lanes(m)
+    size = _LANE // 8 * m
+    lanes = np.zeros((4, m, _LANE // 64), dtype=np.uint64)
+    lanes[:k, :, 0] = entropy.T
+    raw = lanes.tobytes()
+    pool = []
+    for i, (x, mult) in enumerate(pool_hash[:4]):  # the entropy words, zero-padded to the pool's 4
+        v = (int.from_bytes(raw[i * size : (i + 1) * size], "little") ^ x) * mult & mask
+        pool.append(v ^ v >> 16 & mask)
+    for (s, d), (x, mult) in zip(_MIX_PAIRS, pool_hash[4:]):
+        h = (pool[s] ^ x) * mult & mask
+        r = (_MIX_L * pool[d] + _MIX_R * (h ^ h >> 16 & mask)) & mask
+        pool[d] = r ^ r >> 16 & mask
+    state = []
+    for i, (x, mult) in enumerate(state_hash):
+        v = (pool[i % 4] ^ x) * mult & mask
+        state.append(v ^ v >> 16 & mask)
+    pairs = b"".join((state[2 * j] | state[2 * j + 1] << 32).to_bytes(size, "little") for j in range(4))
+    words = np.frombuffer(pairs, dtype=np.uint64).reshape(4, m, _LANE // 64)[:, :, 0]
+    return np.ascontiguousarray(words.T)  # PCG64 reads a row's memory as is
+
+
+class SeedWords(ISeedSequence):
+    """A seed sequence that hands PCG64 precomputed state words: ``np.random.default_rng(SeedWords(row))``
+    for a row of :func:`seed_words` is ``default_rng(entropy)`` without hashing the entropy again."""
+
+    def __init__(self, words: np.ndarray):
+        self.words = words
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         if (n_words, np.dtype(dtype)) != (4, np.dtype(np.uint64)):  # PCG64 asks exactly this
-            raise NotImplementedError("_StateWords only seeds PCG64")
-        w = []
-        for i, (x, m) in enumerate(_STATE_HASH):
-            v = (self.pool[i % len(self.pool)] ^ x) * m & _M32
-            w.append(v ^ v >> 16)
-        return np.array([w[0] | w[1] << 32, w[2] | w[3] << 32, w[4] | w[5] << 32, w[6] | w[7] << 32], dtype=np.uint64)
-
-
-def _generator(seed: Any) -> np.random.Generator:
-    """``np.random.default_rng(seed)``, at about half the cost for a list of ints below 2**32 (SeedSequence
-    turns each int of a list into uint32 words in Python, an array in C: the same entropy)."""
-    if isinstance(seed, list) and all(isinstance(v, int) and 0 <= v <= _M32 for v in seed):
-        pool = np.random.SeedSequence(np.array(seed, dtype=np.uint32)).pool.tolist()
-        return np.random.Generator(np.random.PCG64(_StateWords(pool)))
-    return np.random.default_rng(seed)
+            raise NotImplementedError("SeedWords only seeds PCG64")
+        return self.words
 
 
 class FastRng:
@@ -137,8 +178,8 @@ class FastRng:
 
     Level generators make tens to hundreds of scalar draws; one ``Generator.integers`` call costs
     microseconds, a list lookup a few tens of nanoseconds. ``seed`` is anything
-    ``np.random.default_rng`` takes; the Generator (a SeedSequence hash and a PCG64 state, several
-    microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
+    ``np.random.default_rng`` takes (a :class:`SeedWords` skips the SeedSequence hash); the Generator (a
+    PCG64 state, a few microseconds) is only built if a draw is made. Blocks grow from 16 uniforms to 512, so a level
     that needs few draws does not pay for 512; the stream is the same as with fixed blocks of 512
     (:meth:`permutation` first completes the current block of 512, as a fixed block would have).
 
@@ -159,7 +200,7 @@ class FastRng:
     @property
     def rng(self) -> np.random.Generator:
         if self._rng is None:
-            self._rng = _generator(self._seed)
+            self._rng = np.random.default_rng(self._seed)
         return self._rng
 
     def _fill(self, n: int) -> None:

@@ -251,3 +251,32 @@ def test_incremental_display_equals_a_full_redraw(task, B):
         for name, before, after in zip(("glyph", "char", "color"), shown, (core.glyph, core.char, core.color)):
             assert np.array_equal(before, after), (name, t)
         core.reset_rows(term | trunc, rng)
+
+
+@pytest.mark.parametrize("task", ["Freeze-Horn", "WoD-Hard", "Staircase-Lvl3"])
+def test_partial_resets_draw_the_whole_padded_display(task):
+    # Resets write only the maps' interiors once every row has been loaded. Reference: the terrain tables
+    # looked up on every padded cell (the agent's and live monsters' cells aside), after a first reset of
+    # only some rows, steps of all rows (the unloaded ones draw their agent at (0, 0)), a second partial
+    # reset and more steps.
+    from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH
+
+    core = GridhackCore(TASKS[task], 5)
+    rng = np.random.default_rng(0)
+    rows = np.array([False, True, False, True, True])
+    core.reset_rows(rows, rng)
+    for step in range(30):
+        core.step(rng.integers(0, len(core.actions), 5))
+        if step == 20:
+            core.reset_rows(~rows | (np.arange(5) == 1), rng)
+    for i in range(5):
+        actors = np.zeros(core.cells.shape[1:], dtype=bool)
+        actors[core.ay[i], core.ax[i]] = True
+        if core.n_monsters:
+            actors[core.my[i][core.malive[i]], core.mx[i][core.malive[i]]] = True
+        for layer, table in ((core.glyph, CELL_GLYPH), (core.char, CELL_CHAR), (core.color, CELL_COLOR)):
+            assert np.array_equal(layer[i][~actors], table[core.cells[i]][~actors])
+        if core.stack is not None:  # the stacked levels' margins are stone too
+            margin = np.ones(core.cells.shape[1:], dtype=bool)
+            margin[PAD:-PAD, PAD:-PAD] = False
+            assert (core.stack[i][:, margin] == Cell.STONE).all()

@@ -91,7 +91,8 @@ class GridhackVectorEnv(gym.vector.VectorEnv):
     def _info(self, success: np.ndarray, with_success: bool = True) -> dict[str, Any]:
         info = {"context_id": self.core.context_id.copy(), "_context_id": self._all.copy()}
         if with_success:
-            info["is_success"], info["_is_success"] = np.asarray(success, dtype=bool), self._all.copy()
+            # a copy: `success` may be the core's own array, which the next reset writes in place
+            info["is_success"], info["_is_success"] = np.array(success, dtype=bool), self._all.copy()
         return info
 
     def render(self) -> tuple[Any, ...] | None:

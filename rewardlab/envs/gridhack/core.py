@@ -263,9 +263,8 @@ class GridhackCore:
         a = self._a
         i64 = xp.int64
         self._dy, self._dx = a(tiles.DIRS[:, 0].copy()), a(tiles.DIRS[:, 1].copy())
-        self._walkable, self._mon_walkable = a(_WALKABLE), a(_MONSTER_WALKABLE)
-        self._blocks_ray, self._object, self._see_msg = a(_BLOCKS_RAY), a(_OBJECT), a(_SEE_MSG)
-        self._is_door, self._is_solid = a(_IS_DOOR), a(_IS_SOLID)
+        self._mon_walkable = a(_MONSTER_WALKABLE)
+        self._blocks_ray, self._see_msg = a(_BLOCKS_RAY), a(_SEE_MSG)
         self._cell_glyph, self._cell_char, self._cell_color = a(tiles.CELL_GLYPH), a(tiles.CELL_CHAR), a(tiles.CELL_COLOR)
         self._move_cell = a(_MOVE_CELL)
         self._is_lava, self._is_goal = a(_IS_LAVA), a(_IS_GOAL)

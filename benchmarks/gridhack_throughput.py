@@ -77,12 +77,9 @@ def main() -> None:
     args = p.parse_args()
     if args.tasks == ["all"]:
         args.tasks = list(TASKS)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    # torch is not imported: the numpy backend does not use it, and its import changes how glibc's malloc
+    # recycles the large observation arrays (a process with and one without it can differ by 2x on
+    # reset-heavy tasks; see the README's gridhack section)
     try:
         import minihack  # noqa: F401
 

@@ -9,11 +9,12 @@ layout and 1 for the objects, so two offsets give disjoint train and test pools,
 from __future__ import annotations
 
 from collections import OrderedDict
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
-from rewardlab.envs.gridhack.levels import FastRng, Level, SeedWords, seed_words
+from rewardlab.envs.gridhack.levels import FastRng, GenerationError, Level, SeedWords
 from rewardlab.envs.gridhack.tasks import TaskSpec
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, Cell, H, W
 from rewardlab.errors import InvalidParameter
@@ -33,6 +34,14 @@ def _filled(shape: tuple[int, ...], value: int, dtype: type) -> np.ndarray:
     out = np.empty(shape, dtype=dtype)  # empty + fill: a third of np.full's cost on these small arrays
     out.fill(value)
     return out
+
+
+def _stack(levels: list[Level]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Levels as arrays (n, ...); concatenate loops in C, where np.stack pays a Python call per level."""
+    n, (depth, h, w), m = len(levels), levels[0].cells.shape, len(levels[0].monsters)
+    return (np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w),
+            np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2),
+            np.concatenate([lv.monsters for lv in levels]).reshape(n, m, 2))
 
 
 class LevelBatch(NamedTuple):
@@ -81,48 +90,75 @@ class LevelSource:
         self.offset = int(context_seed_offset)
         self.structure = structure
         self.n_ids = FRESH_CONTEXTS if num_contexts is None else self.num_contexts
+        self._twin = self._jit.twin(task.generate)
+        self._offset_words = self._jit.uint32_words(self.offset)
         probe = self.generate(0)
         self.depth_levels, self.n_monsters = probe.cells.shape[0], probe.monsters.shape[0]
         self.has_lava = bool((probe.cells == Cell.LAVA).any())
         self._pooled = self.num_contexts is not None and self.num_contexts <= _POOL_LIMIT
         if self._pooled:
             self._pool = LevelBatch(*(None if a is None else np.zeros((self.num_contexts, *a.shape[1:]), dtype=a.dtype)
-                                      for a in self._padded(self._stacked([probe]))))
+                                      for a in self._padded(self._drawn(*_stack([probe])))))
             self._made = np.zeros(self.num_contexts, dtype=bool)
         self._cache: OrderedDict[int, Level] = OrderedDict()
 
     def generate(self, context_id: int) -> Level:
         """The (unpadded) level of one context."""
-        return self._generate_many([context_id])[0]
+        cells, start, monsters = self._generate(np.array([context_id]))
+        return Level(cells[0], start[0], monsters[0])
 
-    def _generate_many(self, ids: list[int]) -> list[Level]:
-        """The (unpadded) levels of contexts `ids`, the seeds of all their generators hashed in one pass."""
-        # default_rng([a, b, c]) seeds from SeedSequence([a, b, c]); seed_words rows are its PCG64 words
-        seeds = [[self.offset, 0 if self.structure == "objects_only" else c, 0] for c in ids]
-        seeds += [[self.offset, 0 if self.structure == "layout_only" else c, 1] for c in ids]
-        if self.offset < 2**32:  # seed_words takes 32-bit entropy words
-            seeds = [SeedWords(row) for row in seed_words(np.array(seeds, dtype=np.uint32))]
-        n, generate = len(ids), self.task.generate
-        return [generate(FastRng(seeds[i]), FastRng(seeds[n + i])) for i in range(n)]
+    def _seed_words(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The PCG64 seed words (n, 4) of the layout and the objects generators of contexts `ids`: those of
+        ``default_rng([offset, c, part])``, with c pinned to 0 in the part the structure keeps fixed."""
+        return self._jit.seed_pairs(self._offset_words, ids, self.structure != "objects_only",
+                                    self.structure != "layout_only")
 
-    def _stacked(self, levels: list[Level]) -> LevelBatch:
-        """The levels' unpadded (21, 79) maps stacked, their positions moved to padded coordinates, and their
-        first dungeon level's terrain drawn (resets copy it, not redraw it). One set of array operations
-        serves the whole list."""
-        n, (depth, h, w) = len(levels), levels[0].cells.shape
-        if n == 1:
-            lv = levels[0]
-            cells, start, monsters = lv.cells[None], lv.start[None] + PAD, lv.monsters[None] + PAD
-        else:  # concatenate loops in C; np.stack pays a Python call per level
-            cells = np.concatenate([lv.cells for lv in levels]).reshape(n, depth, h, w)
-            start = np.concatenate([lv.start for lv in levels]).reshape(n, depth, 2) + PAD
-            monsters = np.concatenate([lv.monsters for lv in levels]).reshape(n, len(levels[0].monsters), 2) + PAD
+    @property
+    def _jit(self) -> ModuleType:  # numba is imported when a task is first made, not with rewardlab
+        from rewardlab.envs.gridhack import jitlevels
+
+        return jitlevels
+
+    def _generate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The unpadded levels of contexts `ids` (n,) as arrays: cells (n, L, 21, 79), start (n, L, 2) and
+        monsters (n, M, 2), from the task's compiled generator where it has one (the same levels)."""
+        lay, obj = self._seed_words(ids)
+        if self._twin is not None:
+            grids = np.zeros((ids.size, H, W), dtype=np.uint8)
+            start, monsters = self._placed(self._twin(lay, obj, grids, np.arange(ids.size), 0))
+            return grids[:, None], start[:, None], monsters
+        generate = self.task.generate
+        return _stack([generate(FastRng(SeedWords(a)), FastRng(SeedWords(b))) for a, b in zip(lay, obj)])
+
+    def _placed(self, placed: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        if placed is None:
+            raise GenerationError(f"{self.task.name}: the level generator ran out of tries")
+        return placed
+
+    @property
+    def writes_fresh(self) -> bool:
+        """Whether :meth:`fresh_into` can serve resets: fresh levels of a compiled generator."""
+        return self.num_contexts is None and self._twin is not None
+
+    def fresh_into(self, ids: np.ndarray, rows: np.ndarray, cells: np.ndarray, glyph: np.ndarray, char: np.ndarray,
+                   color: np.ndarray, draw_char: bool, draw_color: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Generate the fresh levels of contexts `ids` (n,) straight into the interiors of padded maps `rows` of
+        `cells` (B, H+2P, W+2P) and draw their terrain into the layers; the margins are left as they are.
+        Returns start (n, 1, 2) and monsters (n, M, 2) in padded coordinates."""
+        lay, obj = self._seed_words(ids)
+        start, monsters = self._placed(self._twin(lay, obj, cells, rows, PAD))
+        self._jit.draw_terrain(cells, rows, PAD, glyph, char, color, draw_char, draw_color)
+        return start[:, None], monsters
+
+    def _drawn(self, cells: np.ndarray, start: np.ndarray, monsters: np.ndarray) -> LevelBatch:
+        """Unpadded levels with their positions moved to padded coordinates and their first dungeon level's
+        terrain drawn (resets copy it, not redraw it)."""
         top = cells[:, 0].astype(np.intp)  # cast once: every table.take would cast it
         drawn = {name: table.take(top) for name, table in self._tables}
-        return LevelBatch(cells, start, monsters, *(drawn.get(name) for name in LAYERS))
+        return LevelBatch(cells, start + PAD, monsters + PAD, *(drawn.get(name) for name in LAYERS))
 
     def _padded(self, batch: LevelBatch) -> LevelBatch:
-        """A batch of :meth:`_stacked` maps padded with stone (its cells, and its layers with stone's values)."""
+        """A batch of :meth:`_drawn` maps padded with stone (its cells, and its layers with stone's values)."""
         (n, depth, h, w), p = batch.cells.shape, PAD
         cells = _filled((n, depth, h + 2 * p, w + 2 * p), Cell.STONE, np.uint8)  # np.pad costs 10x more
         cells[:, :, p : p + h, p : p + w] = batch.cells
@@ -162,11 +198,12 @@ class LevelSource:
         return LevelBatch(*(None if pool is None else pool[ids] for pool in self._pool))
 
     def _fresh(self, ids: np.ndarray) -> LevelBatch:
-        c = ids.tolist()
-        return self._stacked(self._generate_many(c) if self.num_contexts is None else [self._one(i) for i in c])
+        if self.num_contexts is None:
+            return self._drawn(*self._generate(ids))
+        return self._drawn(*_stack([self._one(c) for c in ids.tolist()]))
 
     def _make(self, c: int) -> None:
-        for pool, part in zip(self._pool, self._padded(self._stacked([self.generate(c)]))):
+        for pool, part in zip(self._pool, self._padded(self._drawn(*self._generate(np.array([c]))))):
             if pool is not None:
                 pool[c] = part[0]
         self._made[c] = True

@@ -324,6 +324,9 @@ class GridhackCore:
             self._layer_spec.append(("char", self._cell_char, ord(tiles.AGENT_CHAR), ord(mon[1])))
         if self._draw_colors:
             self._layer_spec.append(("color", self._cell_color, tiles.AGENT_COLOR, mon[2]))
+        # resets of fresh compiled levels write the state in place, and the monsters' turn is compiled (numpy only)
+        self._writes_fresh = self.source.writes_fresh and self.xp is np
+        self._no_death = np.zeros(B, dtype=bool)
         self._bind_views()
 
     def _k_tables(self, a: Any) -> None:
@@ -398,9 +401,14 @@ class GridhackCore:
         # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
         windows = np.lib.stride_tricks.sliding_window_view
         self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self._host_draw else None
+        self._jit_monsters = None  # the monsters' turn of walking monsters, compiled (numpy backend)
+        if self._mon_moves and self.xp is np:
+            from rewardlab.envs.gridhack.jitmonsters import monsters_act
+
+            self._jit_monsters = monsters_act
 
     _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev",
-                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0")
+                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_monsters")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -431,17 +439,21 @@ class GridhackCore:
         else:
             ids = self.source.sample(rng, n)
             keys = rng.integers(0, _KEY_RANGE, size=n, dtype=np.int64)
-        lv, (ys, xs) = self.source.for_reset(ids)
-        cells, start, mons = lv.cells, lv.start, lv.monsters
         self.context_id[rows_np] = ids
         rows = slice(None) if n == self.num_envs else self._a(rows_np)  # a slice writes faster than a gather
         if not self._all_loaded:
             self._clear_rows(rows, rows_np)
-        self.cells[rows, ys, xs] = self._a(cells[:, 0])
-        for name, *_ in self._layer_spec:
-            getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
-        if self.stack is not None:
-            self.stack[rows, :, ys, xs] = self._a(cells)
+        if self._writes_fresh:  # compiled generation straight into the rows' maps and layers
+            start, mons = self.source.fresh_into(ids, rows_np, self.cells, self.glyph, self.char, self.color,
+                                                 self._draw_chars, self._draw_colors)
+        else:
+            lv, (ys, xs) = self.source.for_reset(ids)
+            cells, start, mons = lv.cells, lv.start, lv.monsters
+            self.cells[rows, ys, xs] = self._a(cells[:, 0])
+            for name, *_ in self._layer_spec:
+                getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
+            if self.stack is not None:
+                self.stack[rows, :, ys, xs] = self._a(cells)
         self.stack_start[rows] = self._a(start)
         self.stats[0, rows], self.stats[1, rows] = self._a(start[:, 0, 1]), self._a(start[:, 0, 0])  # (y, x) -> rows x, y
         self.stats[2:, rows] = self._bl_reset
@@ -536,8 +548,19 @@ class GridhackCore:
         keys, copy, obs = self.observation_keys, self._copy, {}
         one = row is not None and self.num_envs == 1  # the single-env front: copies of views bound once
         lead = slice(None) if row is None else row
-        for key, name in self._map_keys:
-            obs[key] = copy(self._map0[name] if one else getattr(self, name)[(lead, *_WIN)])
+        if row is None and self.xp is np:
+            # the map layers of all envs as views of one new buffer: one large allocation per step instead of
+            # three keeps glibc from returning freed observations to the OS and faulting them back in every step
+            layers = [getattr(self, name)[(lead, *_WIN)] for _, name in self._map_keys]
+            buf = np.empty(sum(x.nbytes for x in layers), dtype=np.uint8)
+            at = 0
+            for (key, _), x in zip(self._map_keys, layers):
+                out = obs[key] = buf[at : at + x.nbytes].view(x.dtype).reshape(x.shape)
+                np.copyto(out, x)
+                at += x.nbytes
+        else:
+            for key, name in self._map_keys:
+                obs[key] = copy(self._map0[name] if one else getattr(self, name)[(lead, *_WIN)])
         if "glyphs_crop" in keys and self._crops0 is not None:  # a window of a bound view beats a gather here
             x, y = self._xy0.tolist()
             at = (y - CROP // 2, x - CROP // 2)
@@ -730,6 +753,15 @@ class GridhackCore:
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
         summing the bites equals applying them one by one).
         """
+        if self._jit_monsters is not None:
+            kind = self.task.monster
+            lo, hi = _MON_DAMAGE[kind]
+            dead = self._no_death if dead is None else dead
+            cur = self._jit_monsters(apos, dead, self.malive, mpos, self.my, self.mx, self.hp, msg, self.key, self.time,
+                                     self._mon_salt, self._cells_f, self._near, self._near_off, self._mon_walkable,
+                                     self._dy, self._dx, self._dflat, lo, hi, self._mon_moves, Msg.BITE + kind - 1)
+            redraw.append(mpos.reshape(-1))  # the cells they left (only walking monsters take this path)
+            return msg, cur
         near = self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not self._any(self._or_cols(near)):  # no bite anywhere, and nobody walks
             return msg, mpos

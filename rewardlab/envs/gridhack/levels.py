@@ -11,7 +11,6 @@ Generators: :func:`multiroom`, :func:`crossing`, :func:`labyrinth`, :func:`corri
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from numpy.random.bit_generator import ISeedSequence
 
 from rewardlab.envs.gridhack.tiles import H, ITEM_CELL, W, Cell
 
-__all__ = ["Level", "FastRng", "SeedWords", "seed_words", "multiroom", "crossing", "labyrinth", "corridors", "keyroom",
+__all__ = ["Level", "FastRng", "SeedWords", "multiroom", "crossing", "labyrinth", "corridors", "keyroom",
            "river", "wod", "staircase"]
 
 Rng = np.random.Generator
@@ -96,73 +95,10 @@ def _pick_inside(rng: Rng, top: int, left: int, h: int, w: int) -> tuple[int, in
     return _pick_box(rng, top + 1, left + 1, h - 2, w - 2)[0]
 
 
-_M32 = 0xFFFFFFFF
-
-
-def _hash_consts(init: int, mult: int, n: int) -> list[tuple[int, int]]:
-    """(xor, multiplier) of the n first calls of numpy SeedSequence's hash (its constant advances by `mult`)."""
-    out, h = [], init
-    for _ in range(n):
-        out.append((h, h * mult & _M32))
-        h = h * mult & _M32
-    return out
-
-
-# numpy's SeedSequence (pool of 4 words) as constants: INIT_A, MULT_A hash the entropy words into the pool
-# and mix it (12 steps, word s into word d); INIT_B, MULT_B hash the pool into 8 uint32 state words
-_POOL_HASH = _hash_consts(0x43B0D7E5, 0x931E8875, 16)
-_STATE_HASH = _hash_consts(0x8B51F9DD, 0x58F38DED, 8)
-_MIX_PAIRS = [(s, d) for s in range(4) for d in range(4) if s != d]
-_MIX_L, _MIX_R = 0xCA01F9DD, (1 << 32) - 0x4973F715  # mix(x, y) = L*x - R*y; -R = 2**32 - R mod 2**32
-_LANE = 128  # bits per lane: room for the 65-bit sum of a mix before its mask, and for two words side by side
-
-
-@functools.lru_cache(maxsize=64)
-def _lanes(m: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
-    """The lane mask and the hash constants repeated in each of `m` lanes."""
-    ones = int.from_bytes((b"\x01" + bytes(_LANE // 8 - 1)) * m, "little")  # 1 in every lane
-    return ones * _M32, [(x * ones, k) for x, k in _POOL_HASH], [(x * ones, k) for x, k in _STATE_HASH]
-
-
-def seed_words(entropy: np.ndarray) -> np.ndarray:
-    """PCG64 seed words (m, 4) uint64 of ``default_rng(list(row))`` for each row of `entropy` (m, k): k <= 4
-    ints in [0, 2**32). numpy's SeedSequence hash runs once for all rows, each in its own 128-bit lane of
-    Python ints (XORs, masks and products by 32-bit constants never carry across lanes): about 20 us
-    for a few rows, where numpy's SeedSequence and its state hash cost about 8 us per row.
-
-    Example:
-        >>> words = seed_words(np.array([[3, 7, 0], [3, 7, 1]]))
-        >>> bool((words[1] == np.random.SeedSequence([3, 7, 1]).generate_state(4, np.uint64)).all())
-        True
-    """
-    m, k = entropy.shape
-    if k > 4:  # numpy mixes words beyond the pool's 4 in another way
-        raise ValueError(f"seed_words takes at most 4 entropy words per row, got {k}")
-    mask, pool_hash, state_hash = _lanes(m)
-    size = _LANE // 8 * m
-    lanes = np.zeros((4, m, _LANE // 64), dtype=np.uint64)
-    lanes[:k, :, 0] = entropy.T
-    raw = lanes.tobytes()
-    pool = []
-    for i, (x, mult) in enumerate(pool_hash[:4]):  # the entropy words, zero-padded to the pool's 4
-        v = (int.from_bytes(raw[i * size : (i + 1) * size], "little") ^ x) * mult & mask
-        pool.append(v ^ v >> 16 & mask)
-    for (s, d), (x, mult) in zip(_MIX_PAIRS, pool_hash[4:]):
-        h = (pool[s] ^ x) * mult & mask
-        r = (_MIX_L * pool[d] + _MIX_R * (h ^ h >> 16 & mask)) & mask
-        pool[d] = r ^ r >> 16 & mask
-    state = []
-    for i, (x, mult) in enumerate(state_hash):
-        v = (pool[i % 4] ^ x) * mult & mask
-        state.append(v ^ v >> 16 & mask)
-    pairs = b"".join((state[2 * j] | state[2 * j + 1] << 32).to_bytes(size, "little") for j in range(4))
-    words = np.frombuffer(pairs, dtype=np.uint64).reshape(4, m, _LANE // 64)[:, :, 0]
-    return np.ascontiguousarray(words.T)  # PCG64 reads a row's memory as is
-
-
 class SeedWords(ISeedSequence):
     """A seed sequence that hands PCG64 precomputed state words: ``np.random.default_rng(SeedWords(row))``
-    for a row of :func:`seed_words` is ``default_rng(entropy)`` without hashing the entropy again."""
+    for a row of :func:`~rewardlab.envs.gridhack.jitlevels.seed_words` is ``default_rng(entropy)`` without
+    hashing the entropy again."""
 
     def __init__(self, words: np.ndarray):
         self.words = words

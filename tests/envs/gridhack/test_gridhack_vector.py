@@ -111,3 +111,21 @@ def test_info_is_success_survives_the_next_reset():
     assert stored.any()  # the oracle reaches the stairs (test_gridhack_oracle: it solves every level)
     envs.reset(seed=1)
     assert np.array_equal(info["is_success"], stored)
+
+
+def test_batched_observations_are_disjoint_copies():
+    # the map layers of a step are views of one fresh buffer (core.observe); each must be its own memory,
+    # apart from the state and from each other, and keep its values while the envs step and reset on
+    envs = make("MultiRoom-N6-Lava", 8)
+    obs, _ = envs.reset(seed=0)
+    before = {k: v.copy() for k, v in obs.items()}
+    core = envs.unwrapped.core
+    maps = [obs[k] for k in ("glyphs", "chars", "colors")]
+    for i, x in enumerate(maps):
+        assert not np.shares_memory(x, core.glyph) and not np.shares_memory(x, core.char)
+        assert not any(np.shares_memory(x, y) for y in maps[i + 1 :])
+    assert obs["glyphs"].dtype == np.int16 and obs["chars"].dtype == np.uint8 and obs["chars"].shape == (8, 21, 79)
+    for a in np.random.default_rng(0).integers(0, envs.single_action_space.n, (30, 8)):  # lava: many resets
+        envs.step(a)
+    for k in obs:
+        assert np.array_equal(obs[k], before[k]), k

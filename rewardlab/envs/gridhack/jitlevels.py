@@ -30,13 +30,14 @@ import numpy as np
 from rewardlab.envs.gridhack import levels
 from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, ITEM_CELL, H, W, Cell
 
-__all__ = ["seed_words", "seed_pairs", "uint32_words", "multiroom_into", "crossing_into", "river_into", "draw_terrain",
-           "twin"]
+__all__ = ["seed_words", "seed_pairs", "uint32_words", "multiroom_into", "crossing_into", "river_into", "wod_into",
+           "draw_terrain", "twin"]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")  # per-draw helpers: no call, no refcount traffic
 # numba reads module-level ints as constants, not the attributes of a Python class
 _FLOOR, _WALL_H, _WALL_V, _LAVA, _STAIRS = Cell.FLOOR, Cell.WALL_H, Cell.WALL_V, Cell.LAVA, Cell.STAIRS_DOWN
+_CORRIDOR, _DOORWAY, _WAND_DEATH = Cell.CORRIDOR, Cell.DOORWAY, Cell.WAND_DEATH
 _U = np.uint64
 _M32 = _U(0xFFFFFFFF)
 
@@ -417,6 +418,33 @@ def _river(lay, obj, grid, start, item_cells):
     grid[sy, sx] = item_cells[_int(obj, 0, len(item_cells))]
 
 
+@_jit
+def _wod(lay, obj, grid, start, mons):
+    h, w = _int(lay, 5, 9), _int(lay, 6, 11)
+    top, left = _int(lay, 0, H - h + 1), _int(lay, 0, 20)
+    _room(grid, top, left, h, w, -1)
+    y = top + _int(lay, 1, h - 1)
+    xa = left + w - 1
+    length = _int(lay, 4, 8)
+    h2, w2 = _int(lay, 5, 8), _int(lay, 5, 9)
+    top2 = min(max(y - _int(lay, 1, h2 - 1), 0), H - h2)
+    xb = xa + length + 1
+    _room(grid, top2, xb, h2, w2, -1)
+    y2 = min(max(y, top2 + 1), top2 + h2 - 2)
+    grid[y, xa] = _DOORWAY
+    grid[y2, xb] = _DOORWAY
+    grid[y, xa + 1 : xa + length] = _CORRIDOR
+    grid[min(y, y2) : max(y, y2) + 1, xa + length] = _CORRIDOR
+    grid[y2, xa + length : xb] = _CORRIDOR
+    mons[0, 0], mons[0, 1] = y, xa + 1 + _int(obj, 0, length - 1)  # the minotaur
+    cells = np.empty((2, 2), dtype=np.int64)
+    _pick_box(obj, top + 1, left + 1, h - 2, w - 2, 2, cells)  # start and wand
+    start[:] = cells[0]
+    grid[cells[1, 0], cells[1, 1]] = _WAND_DEATH
+    _pick_box(obj, top2 + 1, xb + 1, h2 - 2, w2 - 2, 1, cells)
+    grid[cells[0, 0], cells[0, 1]] = _STAIRS
+
+
 # --- batch entry points ---------------------------------------------------------------------------
 # Level i is written into the (21, 79) window at (pad, pad) of grids[rows[i]]: into fresh arrays (pad 0),
 # or straight into the padded maps of the envs that reset (pad PAD), so a reset copies nothing.
@@ -457,6 +485,15 @@ def _river_into(lay, obj, grids, rows, pad, start, item_cells):
     start += pad
 
 
+@_jit
+def _wod_into(lay, obj, grids, rows, pad, start, mons):
+    lr, orr = _rng(), _rng()
+    for i in range(rows.size):
+        _wod(_reseed(lr, lay[i]), _reseed(orr, obj[i]), _window(grids, rows[i], pad), start[i], mons[i])
+    start += pad
+    mons += pad
+
+
 Placed = tuple[np.ndarray, np.ndarray]  # start (n, 2) and monsters (n, M, 2), as (y, x) in the grids
 
 
@@ -487,6 +524,13 @@ def river_into(lay: np.ndarray, obj: np.ndarray, grids: np.ndarray, rows: np.nda
     return start, np.empty((rows.size, 0, 2), dtype=np.int64)
 
 
+def wod_into(lay: np.ndarray, obj: np.ndarray, grids: np.ndarray, rows: np.ndarray, pad: int) -> Placed:
+    """:func:`levels.wod` for n levels."""
+    start, mons = np.empty((rows.size, 2), dtype=np.int64), np.empty((rows.size, 1, 2), dtype=np.int64)
+    _wod_into(lay, obj, grids, rows, pad, start, mons)
+    return start, mons
+
+
 @_jit
 def draw_terrain(cells, rows, pad, glyph, char, color, draw_char, draw_color):
     """Draw the (21, 79) windows at (pad, pad) of maps `rows` of `cells` into the display layers (CELL_GLYPH,
@@ -507,12 +551,15 @@ def draw_terrain(cells, rows, pad, glyph, char, color, draw_char, draw_color):
                     out8[x] = CELL_COLOR[src[x]]
 
 
-_TWINS = {levels.multiroom: multiroom_into, levels.crossing: crossing_into, levels.river: river_into}
+_TWINS = {levels.multiroom: multiroom_into, levels.crossing: crossing_into, levels.river: river_into,
+          levels.wod: wod_into}
 
 
 def twin(generate: Callable[..., levels.Level]) -> Callable[..., Placed | None] | None:
-    """The compiled batch twin (``<gen>_into``) of a task's generator ``partial(levels.<gen>, **kw)``, with the
-    same keywords; None for generators without one (they run in Python: their levels are rare or cheap)."""
-    if isinstance(generate, functools.partial) and not generate.args and generate.func in _TWINS:
-        return functools.partial(_TWINS[generate.func], **generate.keywords)
-    return None
+    """The compiled batch twin (``<gen>_into``) of a task's generator, ``levels.<gen>`` or
+    ``partial(levels.<gen>, **kw)``, with the same keywords; None for generators without one (they run in
+    Python: their levels are rare or cheap next to their episodes)."""
+    func, kw = generate, {}
+    if isinstance(generate, functools.partial) and not generate.args:
+        func, kw = generate.func, generate.keywords
+    return functools.partial(_TWINS[func], **kw) if func in _TWINS else None

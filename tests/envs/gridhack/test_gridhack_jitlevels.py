@@ -19,10 +19,11 @@ from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
 TWINNED = [name for name, spec in TASKS.items() if jitlevels.twin(spec.generate) is not None]
 
 
-def test_the_lava_river_and_room_chain_tasks_have_twins():
-    # the tasks whose fresh levels bound throughput (a random agent dies within ~4 steps on lava)
+def test_the_lava_river_room_chain_and_wod_tasks_have_twins():
+    # the tasks whose fresh levels bound throughput (a random agent dies within a few steps, on lava or to the
+    # minotaur)
     assert set(TWINNED) == {n for n in TASKS if n.startswith(("MultiRoom", "LavaCrossing", "Levitate", "Freeze"))} \
-        | {"LavaCross"}
+        | {"LavaCross", "WoD-Hard"}
     assert jitlevels.twin(TASKS["KeyRoom-S10"].generate) is None
 
 

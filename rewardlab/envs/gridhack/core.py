@@ -327,6 +327,9 @@ class GridhackCore:
         # resets of fresh compiled levels write the state in place, and the monsters' turn is compiled (numpy only)
         self._writes_fresh = self.source.writes_fresh and self.xp is np
         self._no_death = np.zeros(B, dtype=bool)
+        # (glyph, char, color) of the agent and of the task's monster
+        self._actor_values = np.array([[tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR],
+                                       [mon[0], ord(mon[1]), mon[2]]], dtype=np.int64)
         self._bind_views()
 
     def _k_tables(self, a: Any) -> None:
@@ -401,14 +404,17 @@ class GridhackCore:
         # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
         windows = np.lib.stride_tricks.sliding_window_view
         self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self._host_draw else None
-        self._jit_monsters = None  # the monsters' turn of walking monsters, compiled (numpy backend)
-        if self._mon_moves and self.xp is np:
-            from rewardlab.envs.gridhack.jitmonsters import monsters_act
+        # compiled parts (numpy backend): the start of episodes, and the turn of walking monsters
+        self._start_episodes = self._jit_monsters = None
+        if self.xp is np:
+            from rewardlab.envs.gridhack import jitcore
 
-            self._jit_monsters = monsters_act
+            self._start_episodes = jitcore.start_episodes
+            self._jit_monsters = jitcore.monsters_act if self._mon_moves else None
 
     _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev",
-                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_monsters")
+                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_monsters",
+                  "_start_episodes")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -454,6 +460,12 @@ class GridhackCore:
                 getattr(self, name)[rows, ys, xs] = self._a(getattr(lv, name))
             if self.stack is not None:
                 self.stack[rows, :, ys, xs] = self._a(cells)
+        if self._start_episodes is not None:  # the writes below in one compiled call
+            self._start_episodes(rows_np, start, mons, keys, self.stack_start, self.stats, self._bl_reset[:, 0],
+                                 self.pending, self.msg, self.success, self.key, self.my, self.mx, self.malive,
+                                 self.glyph, self.char, self.color, self._draw_chars, self._draw_colors,
+                                 self._actor_values[0], self._actor_values[1])
+            return
         self.stack_start[rows] = self._a(start)
         self.stats[0, rows], self.stats[1, rows] = self._a(start[:, 0, 1]), self._a(start[:, 0, 0])  # (y, x) -> rows x, y
         self.stats[2:, rows] = self._bl_reset

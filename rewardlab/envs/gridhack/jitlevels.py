@@ -531,14 +531,26 @@ def wod_into(lay: np.ndarray, obj: np.ndarray, grids: np.ndarray, rows: np.ndarr
     return start, mons
 
 
+# glyph (int16 as uint16), char and colour of each cell in one word: the default observation draws all three
+_PACKED = (CELL_GLYPH.astype(np.uint32) & 0xFFFF) | (CELL_CHAR.astype(np.uint32) << 16) | (CELL_COLOR.astype(np.uint32) << 24)
+
+
 @_jit
 def draw_terrain(cells, rows, pad, glyph, char, color, draw_char, draw_color):
     """Draw the (21, 79) windows at (pad, pad) of maps `rows` of `cells` into the display layers (CELL_GLYPH,
     CELL_CHAR, CELL_COLOR; the char and color layers only if asked)."""
     for r in rows:
-        for y in range(pad, pad + H):  # one simple loop per layer and row: branch-free inner loops
+        for y in range(pad, pad + H):  # branch-free inner loops over one row
             src = cells[r, y, pad : pad + W]
             out = glyph[r, y, pad : pad + W]
+            if draw_char and draw_color:  # one table read per cell for all three layers
+                out_c, out_k = char[r, y, pad : pad + W], color[r, y, pad : pad + W]
+                for x in range(W):
+                    p = _PACKED[src[x]]
+                    out[x] = np.int16(np.uint16(p & 0xFFFF))
+                    out_c[x] = np.uint8((p >> 16) & 0xFF)
+                    out_k[x] = np.uint8(p >> 24)
+                continue
             for x in range(W):
                 out[x] = CELL_GLYPH[src[x]]
             if draw_char:

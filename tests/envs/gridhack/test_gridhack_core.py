@@ -284,7 +284,7 @@ def test_partial_resets_draw_the_whole_padded_display(task):
 
 @pytest.mark.parametrize("task", ["MultiRoom-N6-LavaMonsters"])
 def test_compiled_monsters_turn_equals_array_rules(task):
-    # the numpy backend runs the monsters' turn compiled (jitmonsters); the reference is the same core with the
+    # the numpy backend runs the monsters' turn compiled (jitcore); the reference is the same core with the
     # array rules of _monsters_act (what the torch backend runs). 64 envs x 400 steps on 3 contexts keep
     # jackals in the same rooms, so bites, refused moves and two monsters aiming at one cell all occur.
     B = 64

@@ -1,8 +1,9 @@
 """Numba-compiled twins of the level generators that fresh-level episodes hit hardest.
 
-On the lava tasks a random agent dies within about 4 steps, so with ``num_contexts=None`` a level is
-generated every few steps; in Python that is 40-200 us a level and bounds the throughput. These
-kernels make the same levels as :mod:`rewardlab.envs.gridhack.levels`, bit for bit, from the same
+On the lava tasks a random agent dies within about 4 steps (on WoD-Hard, the minotaur kills it soon), so
+with ``num_contexts=None`` a level is generated every few steps; in Python that is 40-200 us a level and
+bounds the throughput. The ``<gen>_into`` functions write levels straight into rows of the core's padded
+maps (a reset copies nothing) and :func:`draw_terrain` draws them; they make the same levels as :mod:`rewardlab.envs.gridhack.levels`, bit for bit, from the same
 seeds: they reimplement numpy's ``SeedSequence`` hash, its PCG64 generator (``random``, and the
 ``permutation`` of a ``Generator``) and :class:`~rewardlab.envs.gridhack.levels.FastRng`'s block
 draws, because numba's own ``np.random`` is a different generator. The Python generators stay the

@@ -379,19 +379,22 @@ def _crossing(lay, grid, start, size, n_rivers):
     top, left = (H - size) // 2, (W - size) // 2
     _room(grid, top, left, size, size, -1)
     half = (size - 3) // 2  # candidate rivers per direction: positions 2, 4, ..., size - 3
-    order = _permutation(lay, 2 * half)
-    chosen = np.sort(order[:n_rivers])  # candidates 0..half-1 are vertical, then horizontal: sorted by position
-    rv = [2 + 2 * c for c in chosen if c < half]
-    rh = [2 + 2 * (c - half) for c in chosen if c >= half]
-    for x in rv:
-        grid[top + 1 : top + size - 1, left + x] = _LAVA
-    for y in rh:
-        grid[top + y, left + 1 : left + size - 1] = _LAVA
-    n_v = len(rv)
-    perm = _permutation(lay, n_v + len(rh))  # path: "h" steps (through a vertical river) are 0..n_v-1
-    lim_v, lim_h = [0] + rv + [size - 1], [0] + rh + [size - 1]
+    order = _permutation(lay, 2 * half)  # candidates 0..half-1 are vertical, then horizontal
+    # the chosen rivers' positions in increasing order, framed by the room's walls: the limits of the path
+    lim_v, lim_h = np.zeros(half + 2, dtype=np.int64), np.zeros(half + 2, dtype=np.int64)
+    n_v = n_h = 0
+    for c in np.sort(order[:n_rivers]):
+        if c < half:
+            n_v += 1
+            lim_v[n_v] = 2 + 2 * c
+            grid[top + 1 : top + size - 1, left + lim_v[n_v]] = _LAVA
+        else:
+            n_h += 1
+            lim_h[n_h] = 2 + 2 * (c - half)
+            grid[top + lim_h[n_h], left + 1 : left + size - 1] = _LAVA
+    lim_v[n_v + 1], lim_h[n_h + 1] = size - 1, size - 1
     ri = rj = 0
-    for p in perm:
+    for p in _permutation(lay, n_v + n_h):  # the path: "h" steps (through a vertical river) are 0..n_v-1
         if p < n_v:
             x, y = lim_v[ri + 1], _int(lay, lim_h[rj] + 1, lim_h[rj + 1])
             ri += 1

@@ -48,7 +48,8 @@ from torch import nn
 from rewardlab.baselines.result import RunResult
 from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
-from rewardlab.shaping.terms import Term, from_config, ref_to_callable
+from rewardlab.shaping.terms import Term, from_config
+from rewardlab.wrappers.refs import wrapper_fns
 from rewardlab.wrappers.vector import VectorRewardShaping
 
 __all__ = ["ALGO_NAME", "PPOArgs", "Agent", "Rollout", "PPOResult", "compute_gae", "make_vec_env",
@@ -383,22 +384,10 @@ def make_vec_env(env_id: str, n_envs: int = 1, reward: Term | Mapping[str, Any] 
         if batched:
             envs = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **kwargs)
         else:
-            envs = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync", wrappers=_wrapper_fns(wrappers), **kwargs)
+            envs = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync", wrappers=wrapper_fns(wrappers), **kwargs)
     except gym.error.Error as e:
         raise ConfigError(f"Cannot make env `{env_id}`: {e}") from e
     return envs if reward is None else VectorRewardShaping(envs, from_config(reward))
-
-
-def _wrapper_fns(wrappers: Sequence[Any]) -> list[Callable[[gym.Env], gym.Env]]:
-    fns = []
-    for ref in wrappers:
-        if isinstance(ref, Mapping):
-            if set(ref) - {"wrapper", "kwargs"} or "wrapper" not in ref:
-                raise ConfigError(f"A wrapper entry is 'module:name' or {{wrapper, kwargs}}. Received {dict(ref)!r}")
-            fns.append(partial(ref_to_callable(ref["wrapper"], "wrappers"), **dict(ref.get("kwargs") or {})))
-        else:
-            fns.append(ref_to_callable(ref, "wrappers"))
-    return fns
 
 
 def check_action_space(space: gym.Space, env_id: str) -> None:

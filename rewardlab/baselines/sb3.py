@@ -33,6 +33,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("rewardlab.baselines.sb3", "train", e) from e
 
 from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation
+from rewardlab.wrappers.refs import WrapperRef, wrapper_fns
 from rewardlab.wrappers.sb3 import SB3RewardShaping
 
 __all__ = [
@@ -61,9 +62,6 @@ ALGORITHMS: dict[str, str] = {
 # Action spaces each algorithm supports (SB3's docs, "RL Algorithms" table).
 _DISCRETE_ONLY = {"DQN", "QRDQN"}
 _BOX_ONLY = {"SAC", "TD3", "TQC"}
-
-WrapperRef = str | Mapping[str, Any]
-
 
 def algorithm_class(name: str) -> type[BaseAlgorithm]:
     """The SB3 class for an algorithm name in :data:`ALGORITHMS`."""
@@ -131,14 +129,8 @@ def make_env(
     except gym.error.Error as e:
         hint = "" if ":" in env_id else " (an id that another package registers on import is written `module:id`, e.g. `minigrid:MiniGrid-Empty-5x5-v0`)"
         raise ConfigError(f"Cannot make env `{env_id}`: {e}{hint}") from e
-    for ref in wrappers:
-        if isinstance(ref, Mapping):
-            unknown = set(ref) - {"wrapper", "kwargs"}
-            if unknown or "wrapper" not in ref:
-                raise ConfigError(f"A wrapper entry is 'module:name' or {{wrapper, kwargs}}. Received {dict(ref)!r}")
-            env = ref_to_callable(ref["wrapper"], "wrappers")(env, **dict(ref.get("kwargs") or {}))
-        else:
-            env = ref_to_callable(ref, "wrappers")(env)
+    for wrap in wrapper_fns(wrappers):
+        env = wrap(env)
     return env
 
 

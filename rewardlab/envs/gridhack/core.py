@@ -771,7 +771,7 @@ class GridhackCore:
             dead = self._no_death if dead is None else dead
             cur = self._jit_monsters(apos, dead, self.malive, mpos, self.my, self.mx, self.hp, msg, self.key, self.time,
                                      self._mon_salt, self._cells_f, self._near, self._near_off, self._mon_walkable,
-                                     self._dy, self._dx, self._dflat, lo, hi, self._mon_moves, Msg.BITE + kind - 1)
+                                     self._dy, self._dx, self._dflat, lo, hi, Msg.BITE + kind - 1)
             redraw.append(mpos.reshape(-1))  # the cells they left (only walking monsters take this path)
             return msg, cur
         near = self._near[mpos - (apos - self._near_off)[:, None]]

@@ -19,8 +19,8 @@ _MASK32 = 0xFFFFFFFF
 
 @numba.njit(cache=True, nogil=True)
 def monsters_act(apos, dead, malive, mpos, my, mx, hp, msg, key, time, salts, cells_f, near, near_off, walkable,
-                 dy, dx, dflat, lo, hi, moves, bite_msg):
-    """Bites, then moves, of every live monster; updates hp, msg (in place), my, mx, and returns the monsters'
+                 dy, dx, dflat, lo, hi, bite_msg):
+    """Bites, then moves, of every live walking monster (the core binds this only for those); updates hp, msg (in place), my, mx, and returns the monsters'
     flat positions after their moves (B, M). Arguments are the core's arrays of the same names."""
     B, M = mpos.shape
     cur = mpos.copy()
@@ -39,7 +39,7 @@ def monsters_act(apos, dead, malive, mpos, my, mx, hp, msg, key, time, salts, ce
             if adj and (r & 1) == 0:
                 bitten = True
                 damage += lo if lo == hi else lo + (r >> 1) % (hi - lo + 1)
-            if not moves or not alive or adj:
+            if not alive or adj:
                 continue
             d = (r >> 8) & 7
             npos = mpos[b, m] + dflat[d]

@@ -10,15 +10,14 @@ The display (glyphs, chars, colours with the agent and monsters drawn in) is kep
 incrementally: a step rewrites only the cells it may have changed. Cells are addressed by flat
 positions in the padded maps, so each lookup is one 1-D gather.
 
-At B = 1 every array operation costs its fixed overhead (about a microsecond), so the step keeps
-their number low: per-action rules are lookups in tables indexed by the action and the pending
-direction prompt (with the target cell: a move, its message and its blstats change are one index),
-a command's whole outcome is one lookup in tables built from :func:`_command_rule`, and rare
-outcomes (deaths, melee, bites) are found by one host check before their arrays are built. The only
-B = 1 specialisations are in plumbing, never in the rules: host checks read the single item instead
-of reducing (``_any``), ``observe`` copies views bound once and takes the crop from a window view
-instead of gathering it, single cells are drawn with Python scalars, and a one-level reset takes
-views of the level pool.
+The rules are tables: per-action rules are indexed by the action and the pending direction prompt
+(with the target cell: a move, its message and its blstats change are one index), and a command's
+whole outcome is one lookup in tables built from :func:`_command_rule`; rare outcomes (deaths,
+melee, bites) are found by one host check before their arrays are built. The torch backend runs
+these array rules. The numpy backend, which serves the Gymnasium fronts, runs ``jitcore.step``
+instead: the same tables read by a compiled loop over envs, because at B = 1 each of the step's
+two dozen array operations costs its fixed overhead of about a microsecond. Tests hold the two to
+identical steps.
 """
 
 from __future__ import annotations
@@ -174,20 +173,12 @@ def _np_any(x: Any) -> bool:
     return bool(x.any())
 
 
-def _np_first(x: Any) -> bool:  # any() of a (1,) array: an item read costs a tenth of a reduction
-    return bool(x[0])
-
-
 def _torch_any(x: Any) -> bool:
     return bool(x.any())
 
 
 def _np_or(x: Any) -> int:  # the OR of flag bits over sub-envs
     return int(np.bitwise_or.reduce(x))
-
-
-def _np_first_int(x: Any) -> int:
-    return int(x[0])
 
 
 def _torch_or(x: Any) -> int:
@@ -305,7 +296,6 @@ class GridhackCore:
         self._crop_flat = a(crop[None, :].copy())
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
         self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
-        self._xy_w = np.array([1, wp_], dtype=np.int64)  # weights of blstats rows x, y in a flat position
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
         self._ray_k = a(np.arange(1, RAY_RANGE + 1, dtype=np.int64))
         if self.n_monsters:
@@ -373,14 +363,13 @@ class GridhackCore:
         self._c_dstats = a(dstats)
         self._c_pend, self._c_msg, self._c_cell = a(t["pend"] * self._n_act), a(t["msg"]), a(t["cell"])
         self._c_changed, self._c_cold, self._c_death, self._c_flags = a(t["changed"]), a(t["cold"]), a(t["death"]), a(t["flags"])
-        self._inv_weight, self._inv_w = a(_INV_WEIGHT), _INV_WEIGHT[:, 0].copy()
+        self._inv_weight = a(_INV_WEIGHT)
 
     def _bind_namespace(self) -> None:
         """Set the array namespace and its two helpers (re-done after unpickling: modules do not pickle)."""
         if self.backend == "numpy":
             self.xp, self._long, self._copy, self._f64 = np, _same, _np_copy, _np_f64
-            self._any = _np_first if self.num_envs == 1 else _np_any
-            self._bits = _np_first_int if self.num_envs == 1 else _np_or
+            self._any, self._bits = _np_any, _np_or
         else:
             import array_api_compat
             import torch
@@ -395,26 +384,57 @@ class GridhackCore:
         # flat views of the maps: a 1-D gather at flat positions costs a fraction of a (b, y, x) gather
         self._cells_f = self.cells.reshape(-1)
         self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
-        # numpy at B = 1 draws single cells with Python scalars: (cell -> value) as lists
-        self._host_draw = self.xp is np and self.num_envs == 1
-        self._tables_host = [table.tolist() for _, table, *_ in self._layer_spec] if self._host_draw else []
         # views of sub-env 0 for the single-env observation (B = 1)
         self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
         self._stats0, self._xy0 = self.stats[:, 0], self.stats[:2, 0]
         # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
         windows = np.lib.stride_tricks.sliding_window_view
-        self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self._host_draw else None
-        # compiled parts (numpy backend): the start of episodes, and the turn of walking monsters
-        self._start_episodes = self._jit_monsters = None
+        self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self.xp is np and self.num_envs == 1 else None
+        # compiled parts (numpy backend): the step and the start of episodes
+        self._start_episodes = self._jit_step = self._crops = None
         if self.xp is np:
             from rewardlab.envs.gridhack import jitcore
 
-            self._start_episodes = jitcore.start_episodes
-            self._jit_monsters = jitcore.monsters_act if self._mon_moves else None
+            self._start_episodes, self._jit_step, self._crops = jitcore.start_episodes, jitcore.step, jitcore.crops
+            self._jit_args = (*self._jit_tables(), self.stats, self.pending, self.msg, self.key, self.my, self.mx,
+                              self.malive, self.cells, self.glyph, self.char, self.color,
+                              np.zeros((1, 1, 1, 1), dtype=np.uint8) if self.stack is None else self.stack,
+                              self.stack_start)
+
+    def _jit_tables(self) -> tuple[Any, ...]:
+        """The rule tables of :meth:`_k_tables` packed in the row orders of ``jitcore.step``'s arguments."""
+        from rewardlab.envs.gridhack import jitcore
+
+        def pack(rows: dict[str, Any], order: tuple[str, ...]) -> np.ndarray:
+            assert tuple(rows) == order  # the kernel reads rows by position
+            return np.stack([np.asarray(r, dtype=np.int64) for r in rows.values()])
+
+        lo, hi = _MON_DAMAGE.get(self.task.monster, (0, 0))
+        params = dict(blocked=self._j_blocked, cmd_size=_CMD_SIZE, w_key=_INV_WEIGHT[0, 0], w_item=_INV_WEIGHT[1, 0],
+                      w_lev=_INV_WEIGHT[2, 0], wp=self._wp, map_size=self.cells[0].size, draw_char=self._draw_chars,
+                      draw_color=self._draw_colors, melee_kills=self._melee_kills, mon_moves=self._mon_moves,
+                      kind=max(self.task.monster - 1, 0), lo=lo, hi=hi, multilevel=self._multilevel,
+                      depth=self.task.depth, n_actions=self._n_act,
+                      max_steps=-1 if self.max_episode_steps is None else self.max_episode_steps)
+        params = {name: params[name] for name in jitcore.P_NAMES}
+        ktab = dict(slow=self._k_slow, move=self._k_move, dflat=self._k_dflat, j=self._k_j, down=self._k_down)
+        jtab = dict(go=self._go_tab, msg=self._move_msg_tab, opens=self._opens_tab, adflat=self._adflat_tab,
+                    mode=self._j_mode, dx=self._delta_tab[:, tiles.BL_X], dy=self._delta_tab[:, tiles.BL_Y])
+        ctab = dict(move_cell=self._move_cell, see_msg=self._see_msg, lava=self._is_lava, goal=self._is_goal,
+                    blocks_ray=self._blocks_ray, mon_walkable=self._mon_walkable, glyph=self._cell_glyph,
+                    char=self._cell_char, color=self._cell_color)
+        d_inv = self._c_dstats[:, tiles.BL_HAS_KEY:tiles.BL_LEVITATING + 1].T
+        stab = dict(flags=np.tile(self._c_flags, 2), pend=self._c_pend, msg=self._c_msg, cell=self._c_cell,
+                    changed=self._c_changed, cold=self._c_cold, death=self._c_death, d_key=d_inv[0],
+                    d_item=d_inv[1], d_lev=d_inv[2])
+        salts = self._mon_salt if self.n_monsters else np.zeros(0, dtype=np.int64)
+        return (np.array(list(params.values()), dtype=np.int64), self.penalty_step, pack(ktab, jitcore.K_ROWS),
+                pack(jtab, jitcore.J_ROWS), pack(ctab, jitcore.C_ROWS), pack(stab, jitcore.S_ROWS),
+                np.stack([self._dy, self._dx, self._dflat]), salts, self._actor_values)
 
     _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev",
-                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_monsters",
-                  "_start_episodes")
+                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_step", "_jit_args",
+                  "_start_episodes", "_crops")
 
     def __getstate__(self) -> dict[str, Any]:
         # modules do not pickle, and views of `stats` would come back as copies
@@ -438,8 +458,8 @@ class GridhackCore:
     def _load(self, rows_np: np.ndarray, rng: np.random.Generator) -> None:
         n = rows_np.size
         if self.source.n_ids == _KEY_RANGE:
-            # fresh levels draw ids from the keys' range, and numpy's bounded int64 draws keep no buffer
-            # between calls: one draw of 2n is the two draws of n (ids, then keys) at half the call cost
+            # fresh levels draw ids from the keys' range; numpy draws ints below 2**32 from 32-bit halves and keeps
+            # an unused half in the generator, so one draw of 2n is the two draws of n (ids, then keys) at half the cost
             ids_keys = self.source.sample(rng, 2 * n)
             ids, keys = ids_keys[:n], ids_keys[n:]
         else:
@@ -507,8 +527,6 @@ class GridhackCore:
 
     def _agent_pos(self) -> Any:
         """Flat positions of the agents (B,)."""
-        if self._host_draw:  # numpy, B = 1 (map 0 starts at 0): x + wp * y as one dot product
-            return self._xy_w @ self.stats[:2]
         return self._row_base + self.ay * self._wp + self.ax
 
     def _flat(self, rows: Any, y: Any, x: Any) -> Any:
@@ -526,12 +544,6 @@ class GridhackCore:
 
     def _redraw_flat(self, pos: Any) -> None:
         """Redraw the terrain at flat positions `pos` (repeats are fine)."""
-        if self._host_draw and pos.shape[0] <= 3:  # a few cells: Python scalars skip the fancy-index machinery
-            for p in pos.tolist():
-                c = self._cells_f.item(p)
-                for (layer, *_), table in zip(self._layers_f, self._tables_host):
-                    layer[p] = table[c]
-            return
         c = self._long(self._cells_f[pos])
         for layer, table, _, _ in self._layers_f:
             layer[pos] = table[c]
@@ -548,8 +560,6 @@ class GridhackCore:
                 layer[live] = value
         if apos is None:
             apos = self._flat(rows, self.ay[rows], self.ax[rows])
-        if self._host_draw:  # the one agent: a scalar write
-            apos = apos.item()
         for layer, _, value, _ in self._layers_f:
             layer[apos] = value
 
@@ -577,6 +587,8 @@ class GridhackCore:
             x, y = self._xy0.tolist()
             at = (y - CROP // 2, x - CROP // 2)
             obs["glyphs_crop"] = self._crops0[at if one else (None, *at)].copy()
+        elif "glyphs_crop" in keys and row is None and self._crops is not None:
+            obs["glyphs_crop"] = self._crops(self.glyph, self.stats, np.empty((self.num_envs, CROP, CROP), np.int16))
         elif "glyphs_crop" in keys:
             idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
             crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
@@ -610,6 +622,11 @@ class GridhackCore:
         Sub-envs whose episode ended keep stepping on stale state until a front resets them.
         Cells are addressed by flat positions in the maps (``_flat``): one 1-D gather per lookup.
         """
+        if self._jit_step is not None:
+            reward, done = np.empty(self.num_envs), np.empty((3, self.num_envs), dtype=bool)
+            self._jit_step(np.asarray(actions, dtype=np.int64), reward, done, *self._jit_args)
+            terminated, truncated, self.success = done
+            return reward, terminated, truncated
         xp, long, any_ = self.xp, self._long, self._any
         # k: the action and the direction prompt it may answer; every per-action rule is a table on k
         k = self.pending + actions if self._specials else actions
@@ -675,7 +692,7 @@ class GridhackCore:
             success = self._is_goal[uc]
             if slain is not None:  # lava and the goal are different cells, but a bite can kill on the goal
                 success = success > dead
-        self.msg = msg
+        self.msg[...] = msg  # in place: the compiled step holds these arrays
         self.stats += self._delta_tab[j].T  # the agent's move and time += 1 (after every use of the old time)
         # a fresh array, not `success` itself: reset_rows writes `self.success` in place
         terminated = self._copy(success) if dead is None else success | dead
@@ -705,14 +722,13 @@ class GridhackCore:
         """
         xp = self.xp
         inv = self.stats[4:7]  # rows has_key, item, lev
-        # numpy: a dot product of three costs a third of a reduction (torch on GPUs has no int64 matmul)
-        inv_s = self._inv_w @ inv if xp is np else xp.sum(inv * self._inv_weight, axis=0)
+        inv_s = xp.sum(inv * self._inv_weight, axis=0)
         s = self._j_mode[j] + inv_s
         flags = self._bits(self._c_flags[s])
         if flags & _FLAG_LUCK:  # a kick at a door crashes it open with probability 1/3
             s = s + _CMD_SIZE * xp.astype((self._rand(2) % 3) == 0, xp.int64)
         self.stats += self._c_dstats[s].T  # the inventory's change (s encodes the old inventory)
-        self.pending = self._c_pend[s]
+        self.pending[...] = self._c_pend[s]
         if flags & _FLAG_CELL:  # other sub-envs keep their cell as it is now (a door bumped open stays open)
             self._cells_f[tpos] = xp.where(self._c_changed[s], self._c_cell[s], self._cells_f[tpos])
             redraw.append(tpos)
@@ -765,15 +781,6 @@ class GridhackCore:
         independent of that order, so it is computed for all slots at once (damage clamps at 0, so
         summing the bites equals applying them one by one).
         """
-        if self._jit_monsters is not None:
-            kind = self.task.monster
-            lo, hi = _MON_DAMAGE[kind]
-            dead = self._no_death if dead is None else dead
-            cur = self._jit_monsters(apos, dead, self.malive, mpos, self.my, self.mx, self.hp, msg, self.key, self.time,
-                                     self._mon_salt, self._cells_f, self._near, self._near_off, self._mon_walkable,
-                                     self._dy, self._dx, self._dflat, lo, hi, Msg.BITE + kind - 1)
-            redraw.append(mpos.reshape(-1))  # the cells they left (only walking monsters take this path)
-            return msg, cur
         near = self._near[mpos - (apos - self._near_off)[:, None]]
         if not self._mon_moves and not self._any(self._or_cols(near)):  # no bite anywhere, and nobody walks
             return msg, mpos

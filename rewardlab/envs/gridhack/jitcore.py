@@ -1,10 +1,11 @@
-"""Compiled parts of the gridhack core for the numpy backend: the monsters' turn and the start of episodes.
+"""Compiled step and episode start of the gridhack core for the numpy backend.
 
-:class:`GridhackCore` states its rules with whole-batch array operations (the torch backend runs them).
-Where those are many small calls, e.g. the jackals' turn (about 40 numpy calls on (1, 3) arrays at
-B = 1) or the dozen writes that start an episode, these kernels apply the same rules with loops over
-envs; the v0 digests and the numpy-vs-torch tests of ``tests/envs/gridhack/test_gridhack_core.py``
-check they give the same steps.
+:class:`GridhackCore` states its rules with whole-batch array operations, and the torch backend runs them.
+With numpy those are many small calls (about 25 at B = 1 on a lava task, 60 with jackals), each costing
+its fixed overhead, so the numpy backend runs these kernels instead: the same rules, read from the same
+tables (:meth:`GridhackCore._k_tables`, packed by :meth:`GridhackCore._jit_tables`), with a loop over
+envs. ``test_gridhack_core.py`` checks that they step exactly as the array rules do, and the v0 digests
+pin both.
 """
 
 from __future__ import annotations
@@ -12,51 +13,224 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["monsters_act", "start_episodes"]
+from rewardlab.envs.gridhack.tiles import BL_DEPTH, BL_HAS_KEY, BL_HP, BL_ITEM, BL_LEVITATING, BL_TIME, BL_X, BL_Y
+from rewardlab.envs.gridhack.tiles import Cell, Msg
+
+__all__ = ["step", "start_episodes", "crops", "K_ROWS", "J_ROWS", "C_ROWS", "S_ROWS", "P_NAMES"]
 
 _MASK32 = 0xFFFFFFFF
+_RAY_RANGE = 8
+_FLAG_LUCK = 4  # core._FLAG_LUCK: a kick's luck matters for this state
+
+# Rows of the packed tables (int64 arrays (rows, n)); the core builds them in these orders.
+K_ROWS = ("slow", "move", "dflat", "j", "down")  # indexed by k (action and prompt)
+J_ROWS = ("go", "msg", "opens", "adflat", "mode", "dx", "dy")  # indexed by j (k and target cell)
+C_ROWS = ("move_cell", "see_msg", "lava", "goal", "blocks_ray", "mon_walkable", "glyph", "char", "color")  # by cell
+S_ROWS = ("flags", "pend", "msg", "cell", "changed", "cold", "death", "d_key", "d_item", "d_lev")  # by state index
+P_NAMES = ("blocked", "cmd_size", "w_key", "w_item", "w_lev", "wp", "map_size", "draw_char", "draw_color",
+           "melee_kills", "mon_moves", "kind", "lo", "hi", "multilevel", "depth", "max_steps", "n_actions")
+(_K_SLOW, _K_MOVE, _K_DFLAT, _K_J, _K_DOWN) = range(len(K_ROWS))
+(_J_GO, _J_MSG, _J_OPENS, _J_ADFLAT, _J_MODE, _J_DX, _J_DY) = range(len(J_ROWS))
+(_C_MOVE_CELL, _C_SEE_MSG, _C_LAVA, _C_GOAL, _C_BLOCKS, _C_MON_WALK, _C_GLYPH, _C_CHAR, _C_COLOR) = range(len(C_ROWS))
+(_S_FLAGS, _S_PEND, _S_MSG, _S_CELL, _S_CHANGED, _S_COLD, _S_DEATH, _S_KEY, _S_ITEM, _S_LEV) = range(len(S_ROWS))
+(_P_BLOCKED, _P_CMD_SIZE, _P_W_KEY, _P_W_ITEM, _P_W_LEV, _P_WP, _P_MAP, _P_DRAW_CHAR, _P_DRAW_COLOR, _P_MELEE_KILLS,
+ _P_MON_MOVES, _P_KIND, _P_LO, _P_HI, _P_MULTILEVEL, _P_DEPTH, _P_MAX_STEPS, _P_N_ACTIONS) = range(len(P_NAMES))
+_LAVA, _ICE = int(Cell.LAVA), int(Cell.ICE)
+_KILL, _MISS, _BITE, _FREEZE, _COLD_BOUNCE, _DEATH_BOUNCE = (int(Msg.KILL), int(Msg.MISS), int(Msg.BITE), int(Msg.FREEZE),
+                                                           int(Msg.COLD_BOUNCE), int(Msg.DEATH_BOUNCE))
+_LAVA_DEATH, _DIE, _DESCEND, _CANT_DOWN = int(Msg.LAVA_DEATH), int(Msg.DIE), int(Msg.DESCEND), int(Msg.CANT_DOWN)
+
+
+@numba.njit(inline="always")
+def _rand(key, time, salt):
+    """GridhackCore._rand of one env, `salt` premultiplied by 0x1B873593."""
+    x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt) & _MASK32
+    x ^= x >> 15
+    x = (x * 0x2C1B3C6D) & _MASK32
+    x ^= x >> 12
+    x = (x * 0x297A2D39) & _MASK32
+    return x ^ (x >> 15)
+
+
+@numba.njit(inline="always")
+def _draw(p, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color):
+    """Terrain at flat position p on the drawn layers."""
+    c = cells_f[p]
+    glyph_f[p] = ctab[_C_GLYPH, c]
+    if draw_char:
+        char_f[p] = ctab[_C_CHAR, c]
+    if draw_color:
+        color_f[p] = ctab[_C_COLOR, c]
+
+
+@numba.njit(inline="always")
+def _put(p, value, glyph_f, char_f, color_f, draw_char, draw_color):
+    """An actor ((glyph, char, color) in `value`) at flat position p."""
+    glyph_f[p] = value[0]
+    if draw_char:
+        char_f[p] = value[1]
+    if draw_color:
+        color_f[p] = value[2]
 
 
 @numba.njit(cache=True, nogil=True)
-def monsters_act(apos, dead, malive, mpos, my, mx, hp, msg, key, time, salts, cells_f, near, near_off, walkable,
-                 dy, dx, dflat, lo, hi, bite_msg):
-    """Bites, then moves, of every live walking monster (the core binds this only for those); updates hp, msg (in place), my, mx, and returns the monsters'
-    flat positions after their moves (B, M). Arguments are the core's arrays of the same names."""
-    B, M = mpos.shape
-    cur = mpos.copy()
+def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, salts, actors, stats, pending, msg, key,
+         my, mx, malive, cells, glyph, char, color, stack, stack_start):
+    """GridhackCore.step for every env: updates the state arrays (the core's of the same names) in place and
+    writes `reward` (B,) and `done` (3, B): terminated, truncated, success. (Outputs come in from the caller:
+    returning arrays made here costs more than the step itself at B = 1.) The tables are the core's, packed in the row orders
+    above; `dirs` holds rows dy, dx, flat step of the 8 compass directions; `actors` the (glyph, char,
+    color) of the agent (row 0) and the task's monster (row 1)."""
+    B, M = my.shape
+    wp, size = params[_P_WP], params[_P_MAP]
+    draw_char, draw_color = params[_P_DRAW_CHAR] != 0, params[_P_DRAW_COLOR] != 0
+    kind, max_steps = params[_P_KIND], params[_P_MAX_STEPS]
+    cells_f, glyph_f, char_f, color_f = cells.reshape(-1), glyph.reshape(-1), char.reshape(-1), color.reshape(-1)
+    # no bounds checks in compiled code: a bad action would read outside the tables
+    if actions.shape[0] != B:
+        raise ValueError("gridhack step: one action per env is needed")
     for b in range(B):
-        bitten = False
-        damage = 0
+        if not 0 <= actions[b] < params[_P_N_ACTIONS]:
+            raise ValueError("gridhack step: an action is outside the action set")
+    for b in range(B):
+        base, time = b * size, stats[BL_TIME, b]
+        k = pending[b] + actions[b]
+        opos = base + stats[BL_Y, b] * wp + stats[BL_X, b]
+        tpos = opos + ktab[_K_DFLAT, k]
+        tc = cells_f[tpos]
+        j = ktab[_K_J, k] + tc
+        # a move onto a live monster attacks it instead
+        melee = False
+        if ktab[_K_MOVE, k]:
+            for m in range(M):
+                melee |= malive[b, m] and base + my[b, m] * wp + mx[b, m] == tpos
+        if melee:
+            j += params[_P_BLOCKED]
+        go, m_ = jtab[_J_GO, j], jtab[_J_MSG, j]
+        if melee:
+            kill = params[_P_MELEE_KILLS] != 0 and (_rand(key[b], time, 0x1B873593) & 3) != 0
+            if kill:
+                for m in range(M):
+                    if base + my[b, m] * wp + mx[b, m] == tpos:
+                        malive[b, m] = False
+            m_ = (_KILL if kill else _MISS) + kind
+        if jtab[_J_OPENS, j]:
+            cells_f[tpos] = ctab[_C_MOVE_CELL, tc]
+        apos = opos + jtab[_J_ADFLAT, j]
+        # whether the display may change: the agent moved, a cell changed, or a monster moved or died
+        dirty = melee or apos != opos or jtab[_J_OPENS, j] != 0
+
+        if ktab[_K_SLOW, k]:  # a command: one lookup at the state index, as GridhackCore._commands
+            s = (jtab[_J_MODE, j] + params[_P_W_KEY] * stats[BL_HAS_KEY, b] + params[_P_W_ITEM] * stats[BL_ITEM, b]
+                 + params[_P_W_LEV] * stats[BL_LEVITATING, b])
+            if stab[_S_FLAGS, s] & _FLAG_LUCK and _rand(key[b], time, 2 * 0x1B873593) % 3 == 0:
+                s += params[_P_CMD_SIZE]
+            stats[BL_HAS_KEY, b] += stab[_S_KEY, s]
+            stats[BL_ITEM, b] += stab[_S_ITEM, s]
+            stats[BL_LEVITATING, b] += stab[_S_LEV, s]
+            pending[b] = stab[_S_PEND, s]
+            if stab[_S_CHANGED, s]:
+                cells_f[tpos] = stab[_S_CELL, s]
+                dirty = True
+            m_ += stab[_S_MSG, s]
+            cold, death = stab[_S_COLD, s] != 0, stab[_S_DEATH, s] != 0
+            if cold or death:  # GridhackCore._rays: up to the first cell that blocks
+                dirty = True
+                froze = killed = False
+                for r in range(1, _RAY_RANGE + 1):
+                    p = apos + (tpos - apos) * r
+                    c = cells_f[p]
+                    if ctab[_C_BLOCKS, c]:
+                        break
+                    if cold and c == _LAVA:
+                        cells_f[p] = _ICE
+                        froze = True
+                    if death:
+                        for m in range(M):
+                            if malive[b, m] and base + my[b, m] * wp + mx[b, m] == p:
+                                malive[b, m] = False
+                                killed = True
+                    _draw(p, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color)
+                if cold:
+                    m_ = _FREEZE if froze else _COLD_BOUNCE
+                if death:
+                    m_ = _KILL + kind if killed else _DEATH_BOUNCE
+        uc = cells_f[apos]
+        if go:
+            m_ = ctab[_C_SEE_MSG, uc]
+        dead = ctab[_C_LAVA, uc] > stats[BL_LEVITATING, b]  # on lava and not levitating
+        if dead:
+            m_ = _LAVA_DEATH
+
+        if M:  # the monsters' turn, in slot order (GridhackCore._monsters_act)
+            bitten, damage = False, 0
+            ay, ax = stats[BL_Y, b] + jtab[_J_DY, j], stats[BL_X, b] + jtab[_J_DX, j]
+            for m in range(M):
+                alive = malive[b, m] and not dead
+                adj = alive and abs(my[b, m] - ay) <= 1 and abs(mx[b, m] - ax) <= 1
+                r = _rand(key[b], time, salts[m])
+                if adj and (r & 1) == 0:
+                    bitten = True
+                    damage += params[_P_LO] + (r >> 1) % (params[_P_HI] - params[_P_LO] + 1)
+                if not alive or adj or params[_P_MON_MOVES] == 0:
+                    continue
+                d = (r >> 8) & 7
+                mpos = base + my[b, m] * wp + mx[b, m]
+                npos = mpos + dirs[2, d]
+                if not ctab[_C_MON_WALK, cells_f[npos]] or npos == apos:
+                    continue
+                taken = False  # by a live monster (the earlier slots have moved already)
+                for o in range(M):
+                    taken |= malive[b, o] and base + my[b, o] * wp + mx[b, o] == npos
+                if not taken:
+                    my[b, m] += dirs[0, d]
+                    mx[b, m] += dirs[1, d]
+                    dirty = True
+                    _draw(mpos, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color)
+            if bitten:
+                stats[BL_HP, b] = max(stats[BL_HP, b] - damage, 0)
+                m_ = _BITE + kind
+            if stats[BL_HP, b] <= 0 and not dead:
+                m_, dead = _DIE, True
+
+        descended = False
+        if params[_P_MULTILEVEL]:  # GridhackCore._descend
+            succ = False
+            if ktab[_K_DOWN, k]:
+                on = ctab[_C_GOAL, uc] != 0
+                if on:
+                    stats[BL_DEPTH, b] += 1
+                succ = on and stats[BL_DEPTH, b] >= params[_P_DEPTH]
+                m_ = _DESCEND if on else _CANT_DOWN
+                if on and not succ:
+                    lvl = stats[BL_DEPTH, b] - 1
+                    cells[b] = stack[b, lvl]
+                    stats[BL_Y, b], stats[BL_X, b] = stack_start[b, lvl, 0], stack_start[b, lvl, 1]
+                    descended = dirty = True
+        else:
+            succ = ctab[_C_GOAL, uc] != 0 and not dead
+        msg[b] = m_
+        stats[BL_X, b] += jtab[_J_DX, j]
+        stats[BL_Y, b] += jtab[_J_DY, j]
+        stats[BL_TIME, b] += 1
+        done[0, b] = succ or dead
+        done[1, b] = max_steps >= 0 and stats[BL_TIME, b] >= max_steps and not done[0, b]
+        done[2, b] = succ
+        reward[b] = (1.0 if succ else 0.0) + penalty
+
+        # the display: terrain where it may have changed, then live monsters, then the agent on top
+        if not dirty:
+            continue
+        if descended:
+            for p in range(base, base + size):
+                _draw(p, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color)
+        else:
+            _draw(opos, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color)
+            _draw(tpos, cells_f, ctab, glyph_f, char_f, color_f, draw_char, draw_color)
         for m in range(M):
-            alive = malive[b, m] and not dead[b]
-            adj = alive and near[mpos[b, m] - apos[b] + near_off]
-            x = (key[b] * 0x2C1B3C6D + time[b] * 0x297A2D39 + salts[m]) & _MASK32  # GridhackCore._rand
-            x ^= x >> 15
-            x = (x * 0x2C1B3C6D) & _MASK32
-            x ^= x >> 12
-            x = (x * 0x297A2D39) & _MASK32
-            r = x ^ (x >> 15)
-            if adj and (r & 1) == 0:
-                bitten = True
-                damage += lo if lo == hi else lo + (r >> 1) % (hi - lo + 1)
-            if not alive or adj:
-                continue
-            d = (r >> 8) & 7
-            npos = mpos[b, m] + dflat[d]
-            if not walkable[cells_f[npos]] or npos == apos[b]:
-                continue
-            taken = False  # a live monster (in slot order: the earlier ones already moved) stands there
-            for k in range(M):
-                if malive[b, k] and cur[b, k] == npos:
-                    taken = True
-            if not taken:
-                cur[b, m] = npos
-                my[b, m] += dy[d]
-                mx[b, m] += dx[d]
-        if bitten:
-            hp[b] = max(hp[b] - damage, 0)
-            msg[b] = bite_msg
-    return cur
+            if malive[b, m]:
+                _put(base + my[b, m] * wp + mx[b, m], actors[1], glyph_f, char_f, color_f, draw_char, draw_color)
+        _put(base + stats[BL_Y, b] * wp + stats[BL_X, b], actors[0], glyph_f, char_f, color_f, draw_char, draw_color)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -82,3 +256,16 @@ def start_episodes(rows, start, mons, keys, stack_start, stats, bl_reset, pendin
                 char[b, y, x] = v[1]
             if draw_color:
                 color[b, y, x] = v[2]
+
+
+@numba.njit(cache=True, nogil=True)
+def crops(glyph, stats, out):
+    """Fill `out` (B, C, C) with the windows of `glyph` (B, H+2P, W+2P) centred on each env's agent (padded
+    blstats rows x, y of `stats`) and return it: the egocentric ``glyphs_crop``, without a gather's index arrays."""
+    B, C = out.shape[0], out.shape[1]
+    for b in range(B):
+        y0, x0 = stats[BL_Y, b] - C // 2, stats[BL_X, b] - C // 2
+        for i in range(C):
+            for j in range(C):
+                out[b, i, j] = glyph[b, y0 + i, x0 + j]
+    return out

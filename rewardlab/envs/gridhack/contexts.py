@@ -26,7 +26,8 @@ LAYERS = ("glyph", "char", "color")  # the display layers a LevelBatch may carry
 _TABLES = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
 FRESH_CONTEXTS = 2**31  # num_contexts=None draws context ids from [0, 2**31): a new level every episode
 _POOL_LIMIT = 4096  # pools up to this size are kept as one array, so resets are a vectorised gather
-INTERIOR = (slice(PAD, PAD + H), slice(PAD, PAD + W))  # the (21, 79) map inside a padded one
+INTERIOR = (slice(PAD, PAD + H), slice(None))  # the (21, 79) map inside a padded one
+_OFFSET = np.array([PAD, 0])  # (y, x) of a level's cell in the padded maps, less its own
 WHOLE = (slice(None), slice(None))  # the whole padded map
 
 
@@ -45,8 +46,8 @@ def _stack(levels: list[Level]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class LevelBatch(NamedTuple):
-    """Padded levels of n contexts: ``cells`` (n, L, H+2P, W+2P), ``start`` (n, L, 2), ``monsters``
-    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W+2P;
+    """Padded levels of n contexts: ``cells`` (n, L, H+2P, W), ``start`` (n, L, 2), ``monsters``
+    (n, M, 2), and the first dungeon level's terrain drawn as ``glyph``, ``char``, ``color`` (n, H+2P, W;
     None for a layer the source was not asked to draw). :meth:`LevelSource.levels` returns one (see its
     example)."""
 
@@ -59,7 +60,7 @@ class LevelBatch(NamedTuple):
 
 
 class LevelSource:
-    """Levels of one task, padded with :data:`PAD` stone cells on every side, with the display layers
+    """Levels of one task, padded with :data:`PAD` stone rows above and below, with the display layers
     named in ``layers`` drawn.
 
     Example:
@@ -67,7 +68,7 @@ class LevelSource:
         >>> src = LevelSource(TASKS["KeyRoom-S10"], num_contexts=3)
         >>> cells = src.levels(np.array([0, 2, 0])).cells
         >>> cells.shape, bool((cells[0] == cells[2]).all()), bool((cells[0] == cells[1]).all())
-        ((3, 1, 37, 95), True, False)
+        ((3, 1, 37, 79), True, False)
     """
 
     def __init__(self, task: TaskSpec, num_contexts: int | None, context_seed_offset: int = 0,
@@ -143,7 +144,7 @@ class LevelSource:
     def fresh_into(self, ids: np.ndarray, rows: np.ndarray, cells: np.ndarray, glyph: np.ndarray, char: np.ndarray,
                    color: np.ndarray, draw_char: bool, draw_color: bool) -> tuple[np.ndarray, np.ndarray]:
         """Generate the fresh levels of contexts `ids` (n,) straight into the interiors of padded maps `rows` of
-        `cells` (B, H+2P, W+2P) and draw their terrain into the layers; the margins are left as they are.
+        `cells` (B, H+2P, W) and draw their terrain into the layers; the stone rows are left as they are.
         Returns start (n, 1, 2) and monsters (n, M, 2) in padded coordinates."""
         lay, obj = self._seed_words(ids)
         start, monsters = self._placed(self._twin(lay, obj, cells, rows, PAD))
@@ -155,17 +156,17 @@ class LevelSource:
         terrain drawn (resets copy it, not redraw it)."""
         top = cells[:, 0].astype(np.intp)  # cast once: every table.take would cast it
         drawn = {name: table.take(top) for name, table in self._tables}
-        return LevelBatch(cells, start + PAD, monsters + PAD, *(drawn.get(name) for name in LAYERS))
+        return LevelBatch(cells, start + _OFFSET, monsters + _OFFSET, *(drawn.get(name) for name in LAYERS))
 
     def _padded(self, batch: LevelBatch) -> LevelBatch:
         """A batch of :meth:`_drawn` maps padded with stone (its cells, and its layers with stone's values)."""
         (n, depth, h, w), p = batch.cells.shape, PAD
-        cells = _filled((n, depth, h + 2 * p, w + 2 * p), Cell.STONE, np.uint8)  # np.pad costs 10x more
-        cells[:, :, p : p + h, p : p + w] = batch.cells
+        cells = _filled((n, depth, h + 2 * p, w), Cell.STONE, np.uint8)  # np.pad costs 10x more
+        cells[:, :, p : p + h] = batch.cells
         drawn = {}
         for name, table in self._tables:
-            layer = drawn[name] = _filled((n, h + 2 * p, w + 2 * p), table[Cell.STONE], table.dtype)
-            layer[:, p : p + h, p : p + w] = getattr(batch, name)
+            layer = drawn[name] = _filled((n, h + 2 * p, w), table[Cell.STONE], table.dtype)
+            layer[:, p : p + h] = getattr(batch, name)
         return LevelBatch(cells, batch.start, batch.monsters, *(drawn.get(name) for name in LAYERS))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -180,9 +181,9 @@ class LevelSource:
 
     def for_reset(self, ids: np.ndarray) -> tuple[LevelBatch, tuple[slice, slice]]:
         """The levels of contexts `ids` (n,) as a reset writes them, and the (y, x) window of the padded map
-        they cover: pooled levels whole (a gather of whole rows), fresh ones without their stone margin
-        (maps (n, L, 21, 79), layers (n, 21, 79)): padding them would cost more than the state's margins,
-        which stay stone. Positions are in padded coordinates. Arrays may be views (callers copy them)."""
+        they cover: pooled levels whole (a gather of whole rows), fresh ones without their stone rows
+        (maps (n, L, 21, 79), layers (n, 21, 79)): padding them would cost more than the state's stone
+        rows, which stay stone. Positions are in padded coordinates. Arrays may be views (callers copy them)."""
         if self._pooled:
             return self._from_pool(ids), WHOLE
         return self._fresh(ids), INTERIOR

@@ -39,7 +39,7 @@ HP_MAX = 12
 RAY_RANGE = 8  # cells a bolt of cold or a death ray travels
 _MASK32 = 0xFFFFFFFF
 _KEY_RANGE = 2**31  # per-episode hash keys are drawn from [0, 2**31)
-_WIN = (slice(PAD, PAD + tiles.H), slice(PAD, PAD + tiles.W))  # the map inside the padding
+_WIN = (slice(PAD, PAD + tiles.H), slice(None))  # the map between the stone rows (see tiles.PAD)
 
 # Per-cell rule tables (index: cell type)
 _WALKABLE = np.zeros(Cell.COUNT, dtype=bool)
@@ -262,7 +262,7 @@ class GridhackCore:
         self._msg_table = a(tiles.MESSAGE_TABLE)
         self._b = xp.arange(B, dtype=i64, device=device)
 
-        hp_, wp_ = tiles.H + 2 * PAD, tiles.W + 2 * PAD
+        hp_, wp_ = tiles.H + 2 * PAD, tiles.W
         z = lambda *shape, dtype=i64: xp.zeros(shape, dtype=dtype, device=device)  # noqa: E731
         self.cells = z(B, hp_, wp_, dtype=xp.uint8)
         self.glyph = z(B, hp_, wp_, dtype=xp.int16)
@@ -274,7 +274,7 @@ class GridhackCore:
         # blstats rows in blstats order (x, y padded), so one transpose builds the observation; the
         # named attributes are views that the step updates in place
         self.stats = z(tiles.BLSTATS_LEN, B)
-        self._bl_offset = a(np.array([PAD, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
+        self._bl_offset = a(np.array([0, PAD, 0, 0, 0, 0, 0, 0], dtype=np.int64))
         self._bl_reset = a(np.array([[HP_MAX], [1], [0], [0], [0], [0]], dtype=np.int64))  # hp .. time at reset
         # pending: the direction prompt (0 none, 1 apply, 2 zap, 3 kick) times the number of actions, so
         # that k = pending + action
@@ -293,7 +293,9 @@ class GridhackCore:
         self._wp = wp_
         off = np.arange(CROP) - CROP // 2
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
-        self._crop_flat = a(crop[None, :].copy())
+        self._crop_flat, self._crop_dx = a(crop[None, :].copy()), a(off[None, :].copy())
+        self._stone_glyph = int(tiles.CELL_GLYPH[Cell.STONE])
+        self._stone = a(np.array(self._stone_glyph, dtype=np.int16))
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
         self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
@@ -332,7 +334,7 @@ class GridhackCore:
         moving = modes == _Mode.MOVE
         # a non-move command acts on the agent's own cell (target step 0), an answer on its target
         step = np.where(cmd < 8, tiles.DIRS[cmd & 7].T, 0)
-        wp = tiles.W + 2 * PAD
+        wp = tiles.W
         dflat = step[0] * wp + step[1]
         self._k_dflat = a(dflat)
         self._k_slow, self._k_move = a(~moving), a(moving)
@@ -386,10 +388,7 @@ class GridhackCore:
         self._layers_f = [(getattr(self, name).reshape(-1), *rest) for name, *rest in self._layer_spec]
         # views of sub-env 0 for the single-env observation (B = 1)
         self._map0 = {name: getattr(self, name)[(0, *_WIN)] for _, name in self._map_keys}
-        self._stats0, self._xy0 = self.stats[:, 0], self.stats[:2, 0]
-        # every crop window of sub-env 0 (numpy, B = 1): the crop is one index and a copy
-        windows = np.lib.stride_tricks.sliding_window_view
-        self._crops0 = windows(self.glyph[0], (CROP, CROP)) if self.xp is np and self.num_envs == 1 else None
+        self._stats0 = self.stats[:, 0]
         # compiled parts (numpy backend): the step and the start of episodes
         self._start_episodes = self._jit_step = self._crops = None
         if self.xp is np:
@@ -433,7 +432,7 @@ class GridhackCore:
                 np.stack([self._dy, self._dx, self._dflat]), salts, self._actor_values)
 
     _UNPICKLED = ("xp", "_long", "_copy", "_f64", "_any", "_bits", "ax", "ay", "hp", "depth", "has_key", "item", "lev",
-                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_xy0", "_crops0", "_jit_step", "_jit_args",
+                  "time", "_cells_f", "_layers_f", "_map0", "_stats0", "_jit_step", "_jit_args",
                   "_start_episodes", "_crops")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -500,7 +499,7 @@ class GridhackCore:
         self._draw_actors(rows)
 
     # Resets of fresh levels write only the (21, 79) interiors of the maps: once a row is loaded nothing draws
-    # on its stone margins (agents and monsters stay inside the walls, rays rewrite stone as stone). A step
+    # on its stone rows (agents and monsters stay inside the walls, rays rewrite stone as stone). A step
     # before a row's first load may (its agent stands at (0, 0)), so until every row has been loaded once,
     # loads clear whole rows first.
     _all_loaded = False
@@ -583,15 +582,14 @@ class GridhackCore:
         else:
             for key, name in self._map_keys:
                 obs[key] = copy(self._map0[name] if one else getattr(self, name)[(lead, *_WIN)])
-        if "glyphs_crop" in keys and self._crops0 is not None:  # a window of a bound view beats a gather here
-            x, y = self._xy0.tolist()
-            at = (y - CROP // 2, x - CROP // 2)
-            obs["glyphs_crop"] = self._crops0[at if one else (None, *at)].copy()
-        elif "glyphs_crop" in keys and row is None and self._crops is not None:
-            obs["glyphs_crop"] = self._crops(self.glyph, self.stats, np.empty((self.num_envs, CROP, CROP), np.int16))
-        elif "glyphs_crop" in keys:
-            idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
-            crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+        if "glyphs_crop" in keys:
+            if self._crops is not None:
+                crop = self._crops(self.glyph, self.stats, self._stone_glyph, np.empty((self.num_envs, CROP, CROP), np.int16))
+            else:  # a gather at flat offsets, where the columns beyond the map's sides are stone
+                idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
+                crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
+                x = self.ax[:, None] + self._crop_dx
+                crop = self.xp.where(((x >= 0) & (x < tiles.W))[:, None, :], crop, self._stone)
             obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
             stats = self._stats0 if one else self.stats.T if row is None else self.stats[:, row]

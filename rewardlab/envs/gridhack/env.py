@@ -8,9 +8,9 @@ import gymnasium as gym
 import numpy as np
 
 from rewardlab.envs.gridhack import render, spaces
-from rewardlab.envs.gridhack.core import OBSERVATION_KEYS, GridhackCore
+from rewardlab.envs.gridhack.core import _WIN, OBSERVATION_KEYS, GridhackCore
 from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
-from rewardlab.envs.gridhack.tiles import decode_message
+from rewardlab.envs.gridhack.tiles import MESSAGE_TABLE, decode_message
 from rewardlab.errors import InvalidParameter, did_you_mean
 
 __all__ = ["GridhackEnv", "task_spec", "RENDER_MODES"]
@@ -152,11 +152,8 @@ class GridhackEnv(gym.Env[dict, np.int64]):
 
 def render_row(core: GridhackCore, i: int, mode: str) -> str | np.ndarray:
     """Render sub-env `i` of a core as text or as a tile image."""
-    from rewardlab.envs.gridhack.tiles import H, MESSAGE_TABLE, PAD, W
-
-    glyphs = np.asarray(core.glyph[i, PAD:PAD + H, PAD:PAD + W])
+    glyphs = np.asarray(core.glyph[(i, *_WIN)])
     if mode == "rgb_array":
         return render.rgb(glyphs)
-    bl = np.asarray(core.xp.stack([core.ax - PAD, core.ay - PAD, core.hp, core.depth, core.has_key, core.item,
-                                   core.lev, core.time], axis=1)[i])
+    bl = np.asarray(core.stats[:, i] - core._bl_offset)
     return render.ansi(glyphs, decode_message(MESSAGE_TABLE[int(core.msg[i])]), bl)

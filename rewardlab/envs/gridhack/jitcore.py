@@ -259,13 +259,15 @@ def start_episodes(rows, start, mons, keys, stack_start, stats, bl_reset, pendin
 
 
 @numba.njit(cache=True, nogil=True)
-def crops(glyph, stats, out):
-    """Fill `out` (B, C, C) with the windows of `glyph` (B, H+2P, W+2P) centred on each env's agent (padded
-    blstats rows x, y of `stats`) and return it: the egocentric ``glyphs_crop``, without a gather's index arrays."""
+def crops(glyph, stats, stone, out):
+    """Fill `out` (B, C, C) with the windows of `glyph` (B, H+2P, W) centred on each env's agent (blstats rows
+    x, y of `stats`, y padded) and return it: the egocentric ``glyphs_crop``, `stone` beyond the map's sides."""
     B, C = out.shape[0], out.shape[1]
+    W = glyph.shape[2]
     for b in range(B):
         y0, x0 = stats[BL_Y, b] - C // 2, stats[BL_X, b] - C // 2
         for i in range(C):
             for j in range(C):
-                out[b, i, j] = glyph[b, y0 + i, x0 + j]
+                x = x0 + j
+                out[b, i, j] = glyph[b, y0 + i, x] if 0 <= x < W else stone
     return out

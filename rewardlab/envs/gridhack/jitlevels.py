@@ -450,13 +450,13 @@ def _wod(lay, obj, grid, start, mons):
 
 
 # --- batch entry points ---------------------------------------------------------------------------
-# Level i is written into the (21, 79) window at (pad, pad) of grids[rows[i]]: into fresh arrays (pad 0),
-# or straight into the padded maps of the envs that reset (pad PAD), so a reset copies nothing.
+# Level i is written into the (21, 79) window at row `pad` of grids[rows[i]]: into fresh arrays (pad 0), or
+# straight into the maps (padded above and below) of the envs that reset (pad PAD), so a reset copies nothing.
 
 
 @_jit
 def _window(grids, row, pad):
-    grid = grids[row, pad : pad + H, pad : pad + W]
+    grid = grids[row, pad : pad + H, :W]
     grid[:] = 0  # stone
     return grid
 
@@ -468,8 +468,8 @@ def _multiroom_into(lay, obj, grids, rows, pad, start, mons, n_rooms, max_size, 
         if not _multiroom(_reseed(lr, lay[i]), _reseed(orr, obj[i]), _window(grids, rows[i], pad), start[i], mons[i],
                           n_rooms, max_size, door, lava_walls):
             return False
-    start += pad
-    mons += pad
+    start[:, 0] += pad
+    mons[..., 0] += pad
     return True
 
 
@@ -478,7 +478,7 @@ def _crossing_into(lay, grids, rows, pad, start, size, n_rivers):
     lr = _rng()
     for i in range(rows.size):
         _crossing(_reseed(lr, lay[i]), _window(grids, rows[i], pad), start[i], size, n_rivers)
-    start += pad
+    start[:, 0] += pad
 
 
 @_jit
@@ -486,7 +486,7 @@ def _river_into(lay, obj, grids, rows, pad, start, item_cells):
     lr, orr = _rng(), _rng()
     for i in range(rows.size):
         _river(_reseed(lr, lay[i]), _reseed(orr, obj[i]), _window(grids, rows[i], pad), start[i], item_cells)
-    start += pad
+    start[:, 0] += pad
 
 
 @_jit
@@ -494,8 +494,8 @@ def _wod_into(lay, obj, grids, rows, pad, start, mons):
     lr, orr = _rng(), _rng()
     for i in range(rows.size):
         _wod(_reseed(lr, lay[i]), _reseed(orr, obj[i]), _window(grids, rows[i], pad), start[i], mons[i])
-    start += pad
-    mons += pad
+    start[:, 0] += pad
+    mons[..., 0] += pad
 
 
 Placed = tuple[np.ndarray, np.ndarray]  # start (n, 2) and monsters (n, M, 2), as (y, x) in the grids
@@ -541,14 +541,14 @@ _PACKED = (CELL_GLYPH.astype(np.uint32) & 0xFFFF) | (CELL_CHAR.astype(np.uint32)
 
 @_jit
 def draw_terrain(cells, rows, pad, glyph, char, color, draw_char, draw_color):
-    """Draw the (21, 79) windows at (pad, pad) of maps `rows` of `cells` into the display layers (CELL_GLYPH,
+    """Draw the (21, 79) windows at row `pad` of maps `rows` of `cells` into the display layers (CELL_GLYPH,
     CELL_CHAR, CELL_COLOR; the char and color layers only if asked)."""
     for r in rows:
         for y in range(pad, pad + H):  # branch-free inner loops over one row
-            src = cells[r, y, pad : pad + W]
-            out = glyph[r, y, pad : pad + W]
+            src = cells[r, y, :W]
+            out = glyph[r, y, :W]
             if draw_char and draw_color:  # one table read per cell for all three layers
-                out_c, out_k = char[r, y, pad : pad + W], color[r, y, pad : pad + W]
+                out_c, out_k = char[r, y, :W], color[r, y, :W]
                 for x in range(W):
                     p = _PACKED[src[x]]
                     out[x] = np.int16(np.uint16(p & 0xFFFF))
@@ -558,11 +558,11 @@ def draw_terrain(cells, rows, pad, glyph, char, color, draw_char, draw_color):
             for x in range(W):
                 out[x] = CELL_GLYPH[src[x]]
             if draw_char:
-                out8 = char[r, y, pad : pad + W]
+                out8 = char[r, y, :W]
                 for x in range(W):
                     out8[x] = CELL_CHAR[src[x]]
             if draw_color:
-                out8 = color[r, y, pad : pad + W]
+                out8 = color[r, y, :W]
                 for x in range(W):
                     out8[x] = CELL_COLOR[src[x]]
 

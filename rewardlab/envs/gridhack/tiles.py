@@ -23,7 +23,12 @@ __all__ = [
 
 H, W = 21, 79  # NetHack's map size
 CROP = 9  # side of the egocentric crop, as MiniHack's default glyphs_crop
-PAD = 8  # stone margin around every map: keeps crops and rays of range 8 inside the array
+# Stone rows above and below every map in the core's state, (B, H + 2 * PAD, W): vertical crops and rays
+# (range 8) stay inside the array. Columns have no margin, so that the observed (21, 79) window of each env
+# is one contiguous block (a batched observation copies half as fast from strided rows). No margin is
+# needed there: levels keep the outer columns to walls, stone or lava, so a live agent or monster never
+# stands in them and a ray stops at them; crops mask the columns beyond the sides to stone.
+PAD = 8
 
 GLYPH_OBJ_OFF = 1906  # NetHack 3.6 GLYPH_OBJ_OFF
 GLYPH_CMAP_OFF = 2359  # NetHack 3.6 GLYPH_CMAP_OFF

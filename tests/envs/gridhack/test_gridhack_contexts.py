@@ -107,7 +107,7 @@ def test_fast_rng_stream_equals_fixed_blocks_of_512():
 def test_only_the_requested_layers_are_drawn():
     src = LevelSource(TASKS["KeyRoom-S10"], num_contexts=2, layers=("glyph",))
     lv = src.levels(np.array([1]))
-    assert lv.char is None and lv.color is None and lv.glyph.shape == (1, 37, 95)
+    assert lv.char is None and lv.color is None and lv.glyph.shape == (1, 37, 79)
     full = LevelSource(TASKS["KeyRoom-S10"], num_contexts=2).levels(np.array([1]))
     assert np.array_equal(lv.glyph, full.glyph)  # same level, same terrain glyphs
     with pytest.raises(InvalidParameter, match="layers"):

@@ -49,9 +49,9 @@ def core_on(task: str, rows: list[str]) -> GridhackCore:
     grid = np.zeros(core.cells.shape[1:], dtype=np.uint8)
     for y, row in enumerate(rows):
         for x, ch in enumerate(row):
-            grid[PAD + y, PAD + x] = LEGEND[ch]
+            grid[PAD + y, x] = LEGEND[ch]
             if ch == "@":
-                core.ay[0], core.ax[0] = PAD + y, PAD + x
+                core.ay[0], core.ax[0] = PAD + y, x
     core.cells[0] = grid
     core._redraw_rows(core._b)
     return core
@@ -220,8 +220,8 @@ def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
     core.reset_rows(np.ones(2, dtype=bool), np.random.default_rng(0))
     for b in range(2):
         core.cells[b] = Cell.STONE
-        core.cells[b, PAD + 1, PAD + 1 : PAD + 6] = [Cell.FLOOR, Cell.FLOOR, Cell.DOOR_CLOSED, Cell.FLOOR, Cell.FLOOR]
-        core.ay[b], core.ax[b] = PAD + 1, PAD + 1 + b  # sub-env 1 starts next to its door
+        core.cells[b, PAD + 1, 1:6] = [Cell.FLOOR, Cell.FLOOR, Cell.DOOR_CLOSED, Cell.FLOOR, Cell.FLOOR]
+        core.ay[b], core.ax[b] = PAD + 1, 1 + b  # sub-env 1 starts next to its door
     core._redraw_rows(core._b)
     core.step(np.array([E, Cmd.KICK]))  # 0 walks up to its door; 1 asks to kick
     for key in range(100):  # a key whose hash makes this kick crash the door (probability 1/3)
@@ -232,7 +232,7 @@ def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
     obs = core.observe()
     assert decode_message(obs["message"][0]) == "The door opens."
     assert decode_message(obs["message"][1]) == "As you kick the door, it crashes open!"
-    assert core.cells[0, PAD + 1, PAD + 3] == Cell.DOOR_OPEN and core.cells[1, PAD + 1, PAD + 3] == Cell.DOORWAY
+    assert core.cells[0, PAD + 1, 3] == Cell.DOOR_OPEN and core.cells[1, PAD + 1, 3] == Cell.DOORWAY
     assert obs["glyphs"][0, 1, 3] == CELL_GLYPH[Cell.DOOR_OPEN]
 
 
@@ -278,7 +278,7 @@ def test_partial_resets_draw_the_whole_padded_display(task):
             assert np.array_equal(layer[i][~actors], table[core.cells[i]][~actors])
         if core.stack is not None:  # the stacked levels' margins are stone too
             margin = np.ones(core.cells.shape[1:], dtype=bool)
-            margin[PAD:-PAD, PAD:-PAD] = False
+            margin[PAD:-PAD] = False
             assert (core.stack[i][:, margin] == Cell.STONE).all()
 
 

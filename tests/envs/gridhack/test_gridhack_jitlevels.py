@@ -98,12 +98,12 @@ def test_draw_terrain_is_the_cell_tables(draw_char, draw_color):
     # reference: numpy's table lookups on the window; rows not named and the stone margins stay untouched (-1)
     from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, PAD, H, W
 
-    cells = np.random.default_rng(0).integers(0, len(CELL_GLYPH), (5, H + 2 * PAD, W + 2 * PAD)).astype(np.uint8)
+    cells = np.random.default_rng(0).integers(0, len(CELL_GLYPH), (5, H + 2 * PAD, W)).astype(np.uint8)
     glyph = np.full(cells.shape, -1, dtype=np.int16)
     char, color = np.full(cells.shape, 255, dtype=np.uint8), np.full(cells.shape, 255, dtype=np.uint8)
     rows = np.array([1, 3])
     jitlevels.draw_terrain(cells, rows, PAD, glyph, char, color, draw_char, draw_color)
-    win = (rows[:, None, None], np.arange(PAD, PAD + H)[:, None], np.arange(PAD, PAD + W))
+    win = (rows[:, None, None], np.arange(PAD, PAD + H)[:, None], np.arange(W))
     for layer, table, drawn in ((glyph, CELL_GLYPH, True), (char, CELL_CHAR, draw_char), (color, CELL_COLOR, draw_color)):
         expected = np.full_like(layer, -1 if layer.dtype == np.int16 else 255)
         if drawn:

@@ -18,7 +18,8 @@ import pytest
 
 import rewardlab  # noqa: F401
 from rewardlab.envs.gridhack import TASKS, env_id
-from rewardlab.envs.gridhack.contexts import STRUCTURES, LevelSource
+from rewardlab.envs.gridhack.contexts import STRUCTURES, LevelBatch, LevelSource
+from rewardlab.envs.gridhack.tiles import CELL_CHAR, CELL_COLOR, CELL_GLYPH, Cell
 
 # task: (levels, single-env trajectory, vector trajectory), sha256 prefixes
 V0 = {
@@ -65,8 +66,19 @@ def level_digest(task: str) -> str:
         for c in range(30 if structure == "all" else 5):
             lv = src.generate(c)
             _update(h, lv.cells, lv.start, lv.monsters)
-        _update(h, *[x for x in src.levels(np.arange(4)) if x is not None])
+        _update(h, *[x for x in _v0_layout(src.levels(np.arange(4))) if x is not None])
     return h.hexdigest()[:16]
+
+
+def _v0_layout(batch: LevelBatch) -> LevelBatch:
+    """A padded batch as v0 laid it out: its maps had 8 stone columns on each side as well (since dropped:
+    the observed window of each map is now one contiguous block), so x of its positions was 8 more."""
+    side = ((0, 0),) * (batch.cells.ndim - 1) + ((8, 8),)
+    stone = {"glyph": CELL_GLYPH, "char": CELL_CHAR, "color": CELL_COLOR}
+    layers = {name: None if (x := getattr(batch, name)) is None else
+              np.pad(x, side[1:], constant_values=stone[name][Cell.STONE]) for name in stone}
+    return LevelBatch(np.pad(batch.cells, side, constant_values=Cell.STONE), batch.start + [0, 8],
+                      batch.monsters + [0, 8], **layers)
 
 
 def single_digest(task: str) -> str:

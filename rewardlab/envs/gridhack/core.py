@@ -295,7 +295,6 @@ class GridhackCore:
         crop = (off[:, None] * wp_ + off[None, :]).reshape(-1)  # flat offsets of the egocentric crop
         self._crop_flat, self._crop_dx = a(crop[None, :].copy()), a(off[None, :].copy())
         self._stone_glyph = int(tiles.CELL_GLYPH[Cell.STONE])
-        self._stone = a(np.array(self._stone_glyph, dtype=np.int16))
         self._row_base = self._b * (hp_ * wp_)  # flat offset of each sub-env's map
         self._mbase = self._row_base[:, None]  # the same, for the (B, M) monster slots
         self._dflat = a(tiles.DIRS[:, 0] * wp_ + tiles.DIRS[:, 1])  # flat step of each compass command
@@ -589,7 +588,7 @@ class GridhackCore:
                 idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
                 crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
                 x = self.ax[:, None] + self._crop_dx
-                crop = self.xp.where(((x >= 0) & (x < tiles.W))[:, None, :], crop, self._stone)
+                crop = self.xp.where(((x >= 0) & (x < tiles.W))[:, None, :], crop, self._stone_glyph)
             obs["glyphs_crop"] = crop if row is None else crop[row]
         if "blstats" in keys:
             stats = self._stats0 if one else self.stats.T if row is None else self.stats[:, row]

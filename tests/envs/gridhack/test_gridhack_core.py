@@ -9,6 +9,7 @@ from rewardlab.envs.gridhack.core import GridhackCore
 from rewardlab.envs.gridhack.tasks import TASKS
 from rewardlab.envs.gridhack.tiles import (AGENT_GLYPH, BL_HAS_KEY, BL_HP, BL_ITEM, BL_LEVITATING, BL_X, BL_Y,
                                            CELL_GLYPH, PAD, Cell, Cmd, Item, Msg, decode_message)
+from rewardlab.envs.gridhack.tiles import W as W_MAP
 
 N, E, S, W = Cmd.N, Cmd.E, Cmd.S, Cmd.W
 
@@ -146,18 +147,26 @@ def test_agent_is_drawn_where_blstats_says():
     assert obs["blstats"][0, BL_HP] == 12
 
 
-@pytest.mark.parametrize("B", [1, 3])  # B = 1 takes a slice, B > 1 a gather
-def test_crop_is_the_glyph_map_around_the_agent(B):
-    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B)
+@pytest.mark.parametrize("backend, B", [("numpy", 1), ("numpy", 3), ("torch", 3)])  # compiled, and a gather
+def test_crop_is_the_glyph_map_around_the_agent(backend, B):
+    # reference: the observed glyph map padded with stone, cut around blstats (x, y). Midway the map's outer
+    # columns become walls and agents are put next to them (x = 1 and 77): the maps have no side margin, so the
+    # crop must show stone beyond the sides, not the walls at the ends of the neighbouring rows.
+    xp = pytest.importorskip("torch") if backend == "torch" else np
+    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B, backend=backend)
     core.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        core.step(rng.integers(0, 8, B))
-        obs = core.observe()
+    for t in range(20):
+        core.step(xp.asarray(rng.integers(0, 8, B)))
+        if t == 10:
+            core.cells[:, PAD : -PAD, 0] = core.cells[:, PAD : -PAD, W_MAP - 1] = Cell.WALL_V
+            core.ax[0], core.ax[-1] = 1, W_MAP - 2
+            core._redraw_rows(core._b)
+        obs = {k: np.asarray(v) for k, v in core.observe().items()}
         padded = np.pad(obs["glyphs"], ((0, 0), (4, 4), (4, 4)), constant_values=CELL_GLYPH[Cell.STONE])
         for i in range(B):
             x, y = obs["blstats"][i, BL_X], obs["blstats"][i, BL_Y]
-            assert np.array_equal(obs["glyphs_crop"][i], padded[i, y : y + 9, x : x + 9])
+            assert np.array_equal(obs["glyphs_crop"][i], padded[i, y : y + 9, x : x + 9]), (t, i)
 
 
 def _monsters_one_by_one(core, dead, ay, ax):
@@ -348,3 +357,20 @@ def test_compiled_step_rejects_actions_outside_the_set():
     with pytest.raises(ValueError, match="one action per env"):
         core.step(np.array([0]))
 
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_levels_keep_their_outer_columns_closed(task):
+    # The maps have no side margin (tiles.PAD): moves, rays and monster steps from the outer columns would run
+    # into the neighbouring rows. They cannot, if those columns hold only stone, walls and lava, and lava only
+    # where nothing lets the agent float (it dies on stepping there). 100 fresh levels of each task.
+    from rewardlab.envs.gridhack.contexts import LevelSource
+    from rewardlab.envs.gridhack.core import _WALKABLE
+
+    src = LevelSource(TASKS[task], None)
+    for c in range(100):
+        cells = src.generate(c).cells
+        sides = cells[..., [0, cells.shape[-1] - 1]]
+        assert not (_WALKABLE[sides] & (sides != Cell.LAVA)).any(), c
+        if (sides == Cell.LAVA).any():
+            assert not np.isin(cells, [Cell.POTION, Cell.BOOTS]).any(), c

@@ -583,7 +583,8 @@ class GridhackCore:
                 obs[key] = copy(self._map0[name] if one else getattr(self, name)[(lead, *_WIN)])
         if "glyphs_crop" in keys:
             if self._crops is not None:
-                crop = self._crops(self.glyph, self.stats, self._stone_glyph, np.empty((self.num_envs, CROP, CROP), np.int16))
+                out = np.empty((self.num_envs, CROP, CROP), dtype=np.int16)
+                crop = self._crops(self.glyph, self.stats, self._stone_glyph, out)
             else:  # a gather at flat offsets, where the columns beyond the map's sides are stone
                 idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
                 crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from rewardlab.envs.gridhack.core import _FLAG_LUCK, RAY_RANGE
 from rewardlab.envs.gridhack.tiles import BL_DEPTH, BL_HAS_KEY, BL_HP, BL_ITEM, BL_LEVITATING, BL_TIME, BL_X, BL_Y
 from rewardlab.envs.gridhack.tiles import Cell, Msg
 
 __all__ = ["step", "start_episodes", "crops", "K_ROWS", "J_ROWS", "C_ROWS", "S_ROWS", "P_NAMES"]
 
 _MASK32 = 0xFFFFFFFF
-_RAY_RANGE = 8
-_FLAG_LUCK = 4  # core._FLAG_LUCK: a kick's luck matters for this state
 
 # Rows of the packed tables (int64 arrays (rows, n)); the core builds them in these orders.
 K_ROWS = ("slow", "move", "dflat", "j", "down")  # indexed by k (action and prompt)
@@ -31,13 +30,13 @@ P_NAMES = ("blocked", "cmd_size", "w_key", "w_item", "w_lev", "wp", "map_size", 
            "melee_kills", "mon_moves", "kind", "lo", "hi", "multilevel", "depth", "max_steps", "n_actions")
 (_K_SLOW, _K_MOVE, _K_DFLAT, _K_J, _K_DOWN) = range(len(K_ROWS))
 (_J_GO, _J_MSG, _J_OPENS, _J_ADFLAT, _J_MODE, _J_DX, _J_DY) = range(len(J_ROWS))
-(_C_MOVE_CELL, _C_SEE_MSG, _C_LAVA, _C_GOAL, _C_BLOCKS, _C_MON_WALK, _C_GLYPH, _C_CHAR, _C_COLOR) = range(len(C_ROWS))
+_C_MOVE_CELL, _C_SEE_MSG, _C_LAVA, _C_GOAL, _C_BLOCKS, _C_MON_WALK, _C_GLYPH, _C_CHAR, _C_COLOR = range(len(C_ROWS))
 (_S_FLAGS, _S_PEND, _S_MSG, _S_CELL, _S_CHANGED, _S_COLD, _S_DEATH, _S_KEY, _S_ITEM, _S_LEV) = range(len(S_ROWS))
 (_P_BLOCKED, _P_CMD_SIZE, _P_W_KEY, _P_W_ITEM, _P_W_LEV, _P_WP, _P_MAP, _P_DRAW_CHAR, _P_DRAW_COLOR, _P_MELEE_KILLS,
  _P_MON_MOVES, _P_KIND, _P_LO, _P_HI, _P_MULTILEVEL, _P_DEPTH, _P_MAX_STEPS, _P_N_ACTIONS) = range(len(P_NAMES))
 _LAVA, _ICE = int(Cell.LAVA), int(Cell.ICE)
-_KILL, _MISS, _BITE, _FREEZE, _COLD_BOUNCE, _DEATH_BOUNCE = (int(Msg.KILL), int(Msg.MISS), int(Msg.BITE), int(Msg.FREEZE),
-                                                           int(Msg.COLD_BOUNCE), int(Msg.DEATH_BOUNCE))
+_KILL, _MISS, _BITE = int(Msg.KILL), int(Msg.MISS), int(Msg.BITE)
+_FREEZE, _COLD_BOUNCE, _DEATH_BOUNCE = int(Msg.FREEZE), int(Msg.COLD_BOUNCE), int(Msg.DEATH_BOUNCE)
 _LAVA_DEATH, _DIE, _DESCEND, _CANT_DOWN = int(Msg.LAVA_DEATH), int(Msg.DIE), int(Msg.DESCEND), int(Msg.CANT_DOWN)
 
 
@@ -77,10 +76,10 @@ def _put(p, value, glyph_f, char_f, color_f, draw_char, draw_color):
 def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, salts, actors, stats, pending, msg, key,
          my, mx, malive, cells, glyph, char, color, stack, stack_start):
     """GridhackCore.step for every env: updates the state arrays (the core's of the same names) in place and
-    writes `reward` (B,) and `done` (3, B): terminated, truncated, success. (Outputs come in from the caller:
-    returning arrays made here costs more than the step itself at B = 1.) The tables are the core's, packed in the row orders
-    above; `dirs` holds rows dy, dx, flat step of the 8 compass directions; `actors` the (glyph, char,
-    color) of the agent (row 0) and the task's monster (row 1)."""
+    writes `reward` (B,) and `done` (3, B): terminated, truncated, success. (The caller makes the outputs:
+    returning arrays made here costs more than the step itself at B = 1.) The tables are the core's, packed
+    in the row orders above; `dirs` holds rows dy, dx, flat step of the 8 compass directions; `actors` the
+    (glyph, char, color) of the agent (row 0) and the task's monster (row 1)."""
     B, M = my.shape
     wp, size = params[_P_WP], params[_P_MAP]
     draw_char, draw_color = params[_P_DRAW_CHAR] != 0, params[_P_DRAW_COLOR] != 0
@@ -137,7 +136,7 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
             if cold or death:  # GridhackCore._rays: up to the first cell that blocks
                 dirty = True
                 froze = killed = False
-                for r in range(1, _RAY_RANGE + 1):
+                for r in range(1, RAY_RANGE + 1):
                     p = apos + (tpos - apos) * r
                     c = cells_f[p]
                     if ctab[_C_BLOCKS, c]:

@@ -315,9 +315,8 @@ class GridhackCore:
             self._layer_spec.append(("char", self._cell_char, ord(tiles.AGENT_CHAR), ord(mon[1])))
         if self._draw_colors:
             self._layer_spec.append(("color", self._cell_color, tiles.AGENT_COLOR, mon[2]))
-        # resets of fresh compiled levels write the state in place, and the monsters' turn is compiled (numpy only)
+        # resets of fresh compiled levels write the state in place (numpy only)
         self._writes_fresh = self.source.writes_fresh and self.xp is np
-        self._no_death = np.zeros(B, dtype=bool)
         # (glyph, char, color) of the agent and of the task's monster
         self._actor_values = np.array([[tiles.AGENT_GLYPH, ord(tiles.AGENT_CHAR), tiles.AGENT_COLOR],
                                        [mon[0], ord(mon[1]), mon[2]]], dtype=np.int64)
@@ -586,7 +585,7 @@ class GridhackCore:
                 out = np.empty((self.num_envs, CROP, CROP), dtype=np.int16)
                 crop = self._crops(self.glyph, self.stats, self._stone_glyph, out)
             else:  # a gather at flat offsets, where the columns beyond the map's sides are stone
-                idx = (self._row_base + self.ay * self._wp + self.ax)[:, None] + self._crop_flat
+                idx = self._agent_pos()[:, None] + self._crop_flat
                 crop = self.glyph.reshape(-1)[idx.reshape(-1)].reshape(self.num_envs, CROP, CROP)
                 x = self.ax[:, None] + self._crop_dx
                 crop = self.xp.where(((x >= 0) & (x < tiles.W))[:, None, :], crop, self._stone_glyph)

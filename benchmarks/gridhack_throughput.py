@@ -8,7 +8,7 @@ average is printed before and after. Targets (issue): single >= 20,000 steps/s, 
 >= 400,000 env-steps/s; a row below its target is marked. Real MiniHack (the ``nethack`` extra)
 is measured beside it when installed.
 
-    PYTHONPATH=. python benchmarks/gridhack_throughput.py [--rounds 5] [--steps 4000] [--tasks all|...]
+    python benchmarks/gridhack_throughput.py [--rounds 5] [--steps 4000] [--tasks all|...]
         [--configs single batched ...]
 """
 

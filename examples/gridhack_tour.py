@@ -3,7 +3,7 @@
 For each task it resets three contexts, writes ``<task>-<context>.png`` and ``.txt`` into ``--out``,
 prints the first level's screen, then lets the oracle policy play that level and prints its last screen.
 
-    PYTHONPATH=. python examples/gridhack_tour.py [--out DIR (default: $TMPDIR/gridhack_tour)] [--tasks ...]
+    python examples/gridhack_tour.py [--out DIR (default: $TMPDIR/gridhack_tour)] [--tasks ...]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Both runs train SB3 PPO with the same budget, hyper-parameters and seeds; only t
 Each trained policy is then evaluated on the task's own metric, ``info["is_success"]`` (reaching the
 flag within the 1000-step horizon), over 20 episodes with deterministic actions. Run with:
 
-    PYTHONPATH=. python examples/sparse_control.py [--timesteps 30000] [--seeds 0 1 2 3]
+    python examples/sparse_control.py [--timesteps 30000] [--seeds 0 1 2 3]
 
 The hyper-parameters follow rl-baselines3-zoo's PPO MountainCar-v0 entry (normalised observations,
 gamma 0.99, gae_lambda 0.98, 4 epochs, no entropy bonus) with a longer rollout (n_steps 256 x 8

@@ -1,4 +1,5 @@
-"""The `rewardlab` command line: `rewardlab envs`, `rewardlab ablate CONFIG`, `rewardlab report PATH`."""
+"""The `rewardlab` command line: `rewardlab envs [--potentials]`, `ablate CONFIG`, `report PATH`, `config-reference`,
+`llm-serve`, `llm-reward generate`."""
 
 from __future__ import annotations
 
@@ -19,9 +20,33 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         ids = [i for i in ids if args.filter.lower() in i.lower()]
     width = max((len(i) for i in ids), default=0)
     for env_id in ids:
-        print(f"{env_id:<{width}}  {describe(env_id)}")
+        if args.potentials:
+            print(f"{env_id:<{width}}  {_potentials_line(env_id)}")
+        else:
+            print(f"{env_id:<{width}}  {describe(env_id)}")
     if not ids:
         print("no registered rewardlab/ envs" + (f" match {args.filter!r}" if args.filter else ""))
+    return 0
+
+
+def _potentials_line(env_id: str) -> str:
+    """The env's named potentials (what `PBRS("<name>", ...)` can bind to), each with its summary."""
+    from rewardlab.shaping.potentials import potentials_for
+
+    named = potentials_for(env_id)
+    if not named:
+        return "(no named potentials)"
+    parts = []
+    for name in sorted(named):
+        doc = (getattr(named[name], "__doc__", None) or "").strip().splitlines()
+        parts.append(f"{name}" + (f" ({doc[0].rstrip('.')})" if doc else ""))
+    return "; ".join(parts)
+
+
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from rewardlab.ablation.config import reference
+
+    sys.stdout.write(reference())
     return 0
 
 
@@ -33,11 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     envs = sub.add_parser("envs", help="list the registered rewardlab/ env ids with a one-line description")
     envs.add_argument("filter", nargs="?", help="only ids containing this text (case-insensitive)")
+    envs.add_argument("--potentials", action="store_true",
+                      help="list each env's named potentials (for PBRS) instead of its description")
     envs.set_defaults(func=_cmd_envs)
+    ref = sub.add_parser("config-reference", help="print the ablation config reference (docs/config.md)")
+    ref.set_defaults(func=_cmd_config_reference)
     from rewardlab.cli_ablate import add_ablate_parser, add_report_parser
+    from rewardlab.cli_llm import add_llm_serve_parser
+    from rewardlab.search.cli import add_llm_reward_parser
 
     add_ablate_parser(sub)
     add_report_parser(sub)
+    add_llm_serve_parser(sub)
+    add_llm_reward_parser(sub)
     return parser
 
 

@@ -11,6 +11,12 @@ __all__ = [
     "InvalidParameter",
     "NonFiniteError",
     "MissingExtraError",
+    "InvalidAction",
+    "EpisodeFinished",
+    "StoreError",
+    "RewardCodeRejected",
+    "LLMBackendError",
+    "CacheMiss",
     "did_you_mean",
 ]
 
@@ -39,6 +45,40 @@ class MissingExtraError(RewardlabError, ImportError):
             f"{what} needs the optional dependencies of the `{extra}` extra: "
             f'pip install "rewardlab[{extra}]"' + (f" ({cause})" if cause else "")
         )
+
+
+class InvalidAction(RewardlabError, ValueError):
+    """An action outside the env's action space (wrong type, shape or dtype, NaN, out of range)."""
+
+
+class EpisodeFinished(RewardlabError, RuntimeError):
+    """`step` was called on an episode that already terminated or truncated; call `reset` first."""
+
+
+class StoreError(RewardlabError, OSError):
+    """A sweep folder or run record cannot be read or written; the message names the path."""
+
+
+class RewardCodeRejected(RewardlabError, ValueError):
+    """LLM-written reward code failed a gate.
+
+    ``gate`` is ``"static"`` (AST allow-list), ``"dry_run"`` (sandboxed trial) or ``"runtime"``;
+    ``rule`` is a short rule id (``import:os``, ``stmt:While``, ``return:type``, ...); ``line`` is the
+    source line (or None) and ``hint`` says what to change. ``str(e)`` is the message fed back to the LLM.
+    """
+
+    def __init__(self, gate: str, rule: str, detail: str, line: int | None = None, hint: str = ""):
+        self.gate, self.rule, self.detail, self.line, self.hint = gate, rule, detail, line, hint
+        where = f" at line {line}" if line is not None else ""
+        super().__init__(f"[{gate}:{rule}]{where}: {detail}" + (f" Hint: {hint}" if hint else ""))
+
+
+class LLMBackendError(RewardlabError, RuntimeError):
+    """The LLM server could not be reached or answered with an error after every retry."""
+
+
+class CacheMiss(RewardlabError, LookupError):
+    """`replay` mode found no cached answer for a request (the message names its cache key)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -27,7 +27,8 @@ unknown env ids, potentials an env does not publish, PBRS gamma against the lear
 action spaces an algorithm cannot use) and raises :class:`~rewardlab.errors.ConfigError` naming
 the key. :func:`expand` turns a valid config into :class:`RunSpec` dicts, one per run.
 
-Functions: :func:`load_config`, :func:`validate`, :func:`expand`, :func:`run_key`, :func:`describe_grid`.
+Functions: :func:`load_config`, :func:`validate`, :func:`expand`, :func:`run_key`, :func:`describe_grid`,
+:func:`add_import_folder`, :func:`reference` (the generated ``docs/config.md``).
 """
 
 from __future__ import annotations
@@ -35,45 +36,112 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import re
+import sys
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from rewardlab.ablation.hyperparams import check_hyperparams
 from rewardlab.errors import ConfigError, RewardlabError, did_you_mean
 
-__all__ = ["load_config", "validate", "expand", "run_key", "describe_grid", "RunSpec"]
+__all__ = ["load_config", "validate", "expand", "run_key", "describe_grid", "add_import_folder", "RunSpec"]
 
 #: A run's full description: JSON-friendly, hashed into its store key.
 RunSpec = dict[str, Any]
 
-_TOP = {
-    "name": "a label for the sweep (the default output folder is runs/<name>)",
-    "description": "free text",
-    "seeds": "an int n (seeds 0..n-1) or a list of distinct seeds",
-    "budget": "{total_steps, n_envs}",
-    "evaluation": "{every, episodes, deterministic}",
-    "baseline": "the reward spec that probability of improvement compares against",
-    "rewards": "{name: reward term config}",
-    "algorithms": "a list of algorithm names (SB3's PPO, A2C, DQN, SAC, TD3..., or TorchPPO) or {algo, name, hyperparams, normalize_obs}",
-    "envs": "a list of env ids or {id | parallel_env, kwargs, wrappers, max_episode_steps, total_steps, rewards, label}",
+@dataclass(frozen=True)
+class Key:
+    """One config key: its name, type, default (as written in the reference) and meaning."""
+
+    name: str
+    type: str
+    default: str
+    doc: str
+    value: Any = None  # the default value validate() fills in, where it is a constant
+
+
+REQUIRED = "required"
+
+#: The config schema, section by section. Validation reads the allowed keys from here and
+#: ``docs/config.md`` is rendered from it (:func:`reference`), so neither can drift from the other.
+SCHEMA: dict[str, tuple[Key, ...]] = {
+    "config": (
+        Key("name", "str (letters, digits, _.+-)", "the file's stem (`ablation` for a dict)",
+            "a label for the sweep; the default output folder is `runs/<name>`"),
+        Key("description", "str", '""', "free text", ""),
+        Key("seeds", "int n or list[int]", "3", "an int n (seeds 0..n-1) or a list of distinct non-negative seeds", 3),
+        Key("budget", "mapping", "{}", "training budget of every run: see `budget`"),
+        Key("evaluation", "mapping", "{}", "evaluation schedule on the task's own reward and success: see `evaluation`"),
+        Key("baseline", "str", "the first reward spec", "the reward spec that the probability of improvement compares against"),
+        Key("rewards", "mapping name -> term config", REQUIRED,
+            "the reward specs to compare: `{name: term config}`; a term config is a type name (`EnvReward`) "
+            "or `{type: ..., <arguments>}` (see *Reward term types* below)"),
+        Key("algorithms", "list", REQUIRED,
+            "algorithm names (SB3's PPO, A2C, DQN, SAC, TD3, ..., or TorchPPO) or mappings: see `algorithms[]`"),
+        Key("envs", "list", REQUIRED, "env ids or mappings: see `envs[]`"),
+    ),
+    "budget": (
+        Key("total_steps", "positive int", "50000", "env steps per run, summed over sub-envs", 50_000),
+        Key("n_envs", "positive int", "1", "sub-envs per run (a vector env)", 1),
+    ),
+    "evaluation": (
+        Key("every", "positive int", "total_steps // 10", "env steps between evaluations"),
+        Key("episodes", "positive int", "5", "episodes per evaluation", 5),
+        Key("deterministic", "bool", "true", "evaluate the policy's mode rather than a sample", True),
+    ),
+    "algorithms[]": (
+        Key("algo", "str", REQUIRED, "an SB3 algorithm name or `TorchPPO`; a bare string is shorthand for `{algo: ...}`"),
+        Key("name", "str (letters, digits, _.+-)", "the `algo`", "the label in tables and plots (unique)"),
+        Key("hyperparams", "mapping", "{}",
+            "keyword arguments of the SB3 class (e.g. `n_steps`, `learning_rate`) or fields of TorchPPO's `PPOArgs`; "
+            "each value is checked against the argument's type hint and the ranges in *Hyper-parameter ranges* below"),
+        Key("normalize_obs", "bool", "false", "SB3 only: VecNormalize observations (outside the shaping: terms see raw observations)", False),
+    ),
+    "envs[]": (
+        Key("id", "str", "one of `id`, `parallel_env`", "a Gymnasium id (`rewardlab/Sparse-MountainCar-v0`, `CartPole-v1`, or `module:id`); "
+            "a bare string is shorthand for `{id: ...}`"),
+        Key("parallel_env", "str `module:function`", "one of `id`, `parallel_env`",
+            "a PettingZoo ParallelEnv factory (parameter-shared training, each agent shaped by its own copy of the term)"),
+        Key("label", "str (letters, digits, _.+-)", "the id, made file-safe", "the env's label in tables and plots (unique)"),
+        Key("kwargs", "mapping", "{}", "passed to `gym.make` (or to the `parallel_env` factory)"),
+        Key("wrappers", "list of `module:name`", "[]", "Gymnasium ids only: wrappers applied after `gym.make`, innermost first"),
+        Key("max_episode_steps", "positive int", "the registration's", "Gymnasium ids only: the TimeLimit"),
+        Key("total_steps", "positive int", "`budget.total_steps`", "this env's budget per run"),
+        Key("rewards", "list of reward spec names", "every spec in `rewards`", "the reward specs run on this env"),
+    ),
 }
-_REQUIRED = ("rewards", "algorithms", "envs")
-_BUDGET = {"total_steps", "n_envs"}
-_EVALUATION = {"every", "episodes", "deterministic"}
-_ENV = {"id", "parallel_env", "label", "kwargs", "wrappers", "max_episode_steps", "total_steps", "rewards"}
-_ALGO = {"algo", "name", "hyperparams", "normalize_obs"}
+_TOP = {k.name: k.doc for k in SCHEMA["config"]}
+_REQUIRED = tuple(k.name for k in SCHEMA["config"] if k.default == REQUIRED)
+_BUDGET = {k.name for k in SCHEMA["budget"]}
+_EVALUATION = {k.name for k in SCHEMA["evaluation"]}
+_ENV = {k.name for k in SCHEMA["envs[]"]}
+_ALGO = {k.name for k in SCHEMA["algorithms[]"]}
+
+
+def _default(section: str, name: str) -> Any:
+    return next(k.value for k in SCHEMA[section] if k.name == name)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config and validate it; the config's name defaults to the file's stem."""
+    """Read a YAML config and validate it; the config's name defaults to the file's stem.
+
+    ``'module:name'`` references in the config (``FromFunction`` functions, count keys, wrappers,
+    ``parallel_env`` factories) resolve as Python imports, and the config file's folder is searched
+    too, after the installed packages: a ``my_features.py`` beside the YAML is found without
+    ``PYTHONPATH=.``. The folder is added to ``sys.path`` and to ``PYTHONPATH`` (so the worker
+    processes of a sweep resolve the same references).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file `{path}` does not exist")
+    add_import_folder(path.resolve().parent)
     try:
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -84,6 +152,19 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate(cfg)
 
 
+def add_import_folder(folder: str | Path) -> None:
+    """Let 'module:name' references resolve from `folder`, in this process and the ones it starts.
+
+    Appended, not prepended: a file in the config's folder never shadows an installed package.
+    """
+    folder = str(folder)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if folder not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*parts, folder])
+
+
 def _check_keys(d: Any, allowed: set[str] | Mapping[str, str], where: str) -> dict[str, Any]:
     if not isinstance(d, Mapping):
         raise ConfigError(f"`{where}` must be a mapping. Received {d!r}")
@@ -91,6 +172,11 @@ def _check_keys(d: Any, allowed: set[str] | Mapping[str, str], where: str) -> di
         if key not in allowed:
             raise ConfigError(f"Unknown key `{where}.{key}` (allowed: {sorted(allowed)}).{did_you_mean(str(key), allowed)}")
     return dict(d)
+
+
+def _or_empty(value: Any, empty: Any) -> Any:
+    # Only a missing or empty YAML value (None) means "none"; `kwargs: 0` is a mistake, not an empty mapping.
+    return empty if value is None else value
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -126,9 +212,9 @@ def validate(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for key in _REQUIRED:
         if key not in cfg:
             raise ConfigError(f"The config needs a `{key}` key: {_TOP[key]}")
-    out: dict[str, Any] = {"name": _label(cfg.get("name", "ablation"), "name"), "description": str(cfg.get("description", ""))}
+    out: dict[str, Any] = {"name": _label(cfg.get("name", "ablation"), "name"), "description": str(cfg.get("description", _default("config", "description")))}
 
-    seeds = cfg.get("seeds", 3)
+    seeds = cfg.get("seeds", _default("config", "seeds"))
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = list(range(_positive_int(seeds, "seeds")))
     if not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds):
@@ -140,14 +226,14 @@ def validate(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     budget = _check_keys(cfg.get("budget", {}), _BUDGET, "budget")
     out["budget"] = {
-        "total_steps": _positive_int(budget.get("total_steps", 50_000), "budget.total_steps"),
-        "n_envs": _positive_int(budget.get("n_envs", 1), "budget.n_envs"),
+        "total_steps": _positive_int(budget.get("total_steps", _default("budget", "total_steps")), "budget.total_steps"),
+        "n_envs": _positive_int(budget.get("n_envs", _default("budget", "n_envs")), "budget.n_envs"),
     }
     evaluation = _check_keys(cfg.get("evaluation", {}), _EVALUATION, "evaluation")
     out["evaluation"] = {
         "every": _positive_int(evaluation.get("every", max(1, out["budget"]["total_steps"] // 10)), "evaluation.every"),
-        "episodes": _positive_int(evaluation.get("episodes", 5), "evaluation.episodes"),
-        "deterministic": _bool(evaluation.get("deterministic", True), "evaluation.deterministic"),
+        "episodes": _positive_int(evaluation.get("episodes", _default("evaluation", "episodes")), "evaluation.episodes"),
+        "deterministic": _bool(evaluation.get("deterministic", _default("evaluation", "deterministic")), "evaluation.deterministic"),
     }
 
     out["rewards"] = _validate_rewards(cfg["rewards"])
@@ -184,8 +270,9 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         entry = _check_keys({"algo": entry} if isinstance(entry, str) else entry, _ALGO, where)
         if "algo" not in entry:
             raise ConfigError(f"`{where}` needs an `algo` key (e.g. PPO)")
-        hyper = _check_keys(entry.get("hyperparams") or {}, _hyperparam_names(entry["algo"], where), f"{where}.hyperparams")
-        normalize_obs = _bool(entry.get("normalize_obs", False), f"{where}.normalize_obs")
+        hyper = _check_keys(_or_empty(entry.get("hyperparams"), {}), _hyperparam_names(entry["algo"], where), f"{where}.hyperparams")
+        check_hyperparams(_hyperparam_target(entry["algo"]), hyper, f"{where}.hyperparams")
+        normalize_obs = _bool(entry.get("normalize_obs", _default("algorithms[]", "normalize_obs")), f"{where}.normalize_obs")
         if entry["algo"] == _torch_ppo().ALGO_NAME:
             _check_torch_ppo(hyper, normalize_obs, where)
         name = _label(entry.get("name", entry["algo"]), f"{where}.name")
@@ -216,6 +303,14 @@ def _hyperparam_names(algo: Any, where: str) -> set[str]:
     except RewardlabError as e:
         raise ConfigError(f"`{where}.algo`: {e}") from e
     return set(inspect.signature(cls.__init__).parameters) - {"self", "env", "seed", "verbose", "_init_setup_model"}
+
+
+def _hyperparam_target(algo: str) -> Any:
+    """What the hyperparams are passed to: PPOArgs, or the SB3 class's ``__init__`` (types from its signature)."""
+    from rewardlab.baselines.sb3 import algorithm_class
+
+    ppo = _torch_ppo()
+    return ppo.PPOArgs if algo == ppo.ALGO_NAME else algorithm_class(algo).__init__
 
 
 def _check_torch_ppo(hyper: dict[str, Any], normalize_obs: bool, where: str) -> None:
@@ -254,10 +349,10 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
             raise ConfigError(f"`{where}.{'parallel_env' if parallel else 'id'}` must be a string. Received {name!r}")
         if parallel is not None and (entry.get("wrappers") or entry.get("max_episode_steps")):
             raise ConfigError(f"`{where}`: `wrappers` and `max_episode_steps` apply to Gymnasium ids only; pass the env's own arguments in `kwargs`")
-        kwargs = entry.get("kwargs") or {}
+        kwargs = _or_empty(entry.get("kwargs"), {})
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"`{where}.kwargs` must be a mapping. Received {kwargs!r}")
-        wrappers = entry.get("wrappers") or []
+        wrappers = _or_empty(entry.get("wrappers"), [])
         if not isinstance(wrappers, list):
             raise ConfigError(f"`{where}.wrappers` must be a list of 'module:name' strings. Received {wrappers!r}")
         rewards = entry.get("rewards", list(cfg["rewards"]))
@@ -299,7 +394,12 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     except (RewardlabError, TypeError, ValueError) as e:
         raise ConfigError(f"`{where}`: {e}") from e
     action_space = probe.action_space
-    probe.close()
+    try:
+        sample = _sample_observation(probe, env["parallel_env"] is not None)
+    except (RewardlabError, TypeError, ValueError) as e:
+        raise ConfigError(f"`{where}`: the env could not be reset: {e}") from e
+    finally:
+        probe.close()
     ppo = _torch_ppo()
     for a in cfg["algorithms"]:
         if a["algo"] == ppo.ALGO_NAME:
@@ -317,6 +417,39 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
                 check_reward_for_learner(term, gamma, where=f"rewards.{r}")
             except RewardlabError as e:
                 raise ConfigError(f"`{where}` with reward `{r}` and algorithm `{a['name']}`: {e}") from e
+    for r in env["rewards"]:
+        _check_features(from_config(cfg["rewards"][r]), sample, f"`{where}` with reward `{r}`")
+
+
+def _sample_observation(probe: Any, parallel: bool) -> Any:
+    """One real observation of the probe env, batched (leading dimension N) as terms see it."""
+    if parallel:  # an SB3 VecEnv over the agents: reset() is already batched
+        return probe.reset()
+    obs, _ = probe.reset(seed=0)
+    if isinstance(obs, Mapping):
+        return {k: np.asarray(v)[None] for k, v in obs.items()}
+    return np.asarray(obs)[None]
+
+
+def _check_features(term: Any, obs: Any, where: str) -> None:
+    """Evaluate every feature key of the term tree (count keys, RND/E3B/NovelD inputs) on a real observation.
+
+    A key that does not fit the env (``pos`` on a Box observation, a function that fails on it) would
+    otherwise pass validation and then fail in every run of the grid.
+    """
+    from rewardlab.shaping.bonuses.features import flatten, hash_rows
+
+    for node in term.walk():
+        # the bonuses keep their resolved key as `_feature`; it is the function each step will call
+        feature = getattr(node, "_feature", None)
+        if feature is None:
+            continue
+        try:
+            value = feature(obs)
+            hash_rows(value) if hasattr(node, "keys") else flatten(value)  # counts hash rows, networks read floats
+        except Exception as e:  # noqa: BLE001  (user code: any failure here is a config error)
+            raise ConfigError(f"{where}: the feature key of term `{node.name}` does not fit this env's observation: "
+                              f"{type(e).__name__}: {e}") from e
 
 
 def _unique(labels: list[str], where: str) -> None:
@@ -370,3 +503,87 @@ def describe_grid(cfg: Mapping[str, Any], runs: list[RunSpec]) -> str:
             f"{[a['name'] for a in cfg['algorithms']]} x seeds {cfg['seeds']} = {n} runs"
         )
     return "\n".join(lines)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _term_rows() -> list[str]:
+    """One row per built-in reward term type: its config arguments (from the signature) and summary."""
+    import importlib
+
+    from rewardlab.shaping.terms import TERM_TYPES
+
+    # Term types register on import; import every module that defines one, so that the listing does not
+    # depend on what happened to be imported before (LLMReward lives in the optional llm subpackage).
+    for module in ("rewardlab.shaping", "rewardlab.shaping.llm", "rewardlab.shaping.llm.reward"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    rows = []
+    for name in sorted(TERM_TYPES):
+        cls = TERM_TYPES[name]
+        if not cls.__module__.startswith("rewardlab."):  # terms registered by user code or tests
+            continue
+        args = []
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            args.append(f"`{p.name}`" if p.default is p.empty else f"`{p.name}={p.default!r}`")
+        summary = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
+        rows.append(f"| `{name}` | {_cell(', '.join(args)) or '-'} | {_cell(summary)} |")
+    return rows
+
+
+def reference() -> str:
+    """The config reference (``docs/config.md``), rendered from :data:`SCHEMA` and the code it names.
+
+    Regenerate with ``rewardlab config-reference > docs/config.md``; a test checks that the
+    committed file equals this text.
+    """
+    import rewardlab  # noqa: F401  (the same term types registered as in every run)
+    from rewardlab.ablation.hyperparams import RANGES
+
+    ppo = _torch_ppo()
+    out = [
+        "# Ablation config reference",
+        "",
+        "<!-- Generated by `rewardlab config-reference > docs/config.md`",
+        "     from the schema in rewardlab/ablation/config.py; tests/ablation/test_config.py checks it is current. -->",
+        "",
+        "`rewardlab ablate CONFIG.yaml` reads a YAML mapping with the keys below. Everything is validated before",
+        "the first run starts: an unknown key gets a `Did you mean`, an impossible value a `ConfigError` naming",
+        "the key (hyper-parameter values are checked against the algorithm's own type hints, count keys are",
+        "evaluated on a real observation of each env, potentials are bound to each env, PBRS's gamma is",
+        "compared with the learner's). `examples/quickstart.yaml` is a complete example.",
+        "",
+        "`module:name` references (`FromFunction` functions, count keys, `wrappers`, `parallel_env`) are Python",
+        "imports; the config file's folder is searched too, after the installed packages, so a `my_features.py`",
+        "beside the YAML needs no `PYTHONPATH` (the folder is added to `sys.path` and, for the sweep's worker",
+        "processes, to `PYTHONPATH`).",
+    ]
+    titles = {"config": "Top level", "budget": "`budget`", "evaluation": "`evaluation`",
+              "algorithms[]": "`algorithms[]` (each entry)", "envs[]": "`envs[]` (each entry)"}
+    for section, keys in SCHEMA.items():
+        out += ["", f"## {titles[section]}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        out += [f"| `{k.name}` | {_cell(k.type)} | {_cell(k.default)} | {_cell(k.doc)} |" for k in keys]
+    out += ["", "## Hyper-parameter ranges", "",
+            "Besides its type hint, a hyper-parameter with one of these names must lie in its range (SB3's and",
+            "`PPOArgs`' meaning of the name); a schedule given as a callable (Python configs) is not range-checked.",
+            "", "| name | range | why |", "|---|---|---|"]
+    for name, (low, high, low_open, high_open, why) in RANGES.items():
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        out.append(f"| `{name}` | {interval} | {why} |")
+    out += ["", f"## `{ppo.ALGO_NAME}` hyper-parameters (`PPOArgs`)", "", "| field | type | default |", "|---|---|---|"]
+    for f in fields(ppo.PPOArgs):
+        out.append(f"| `{f.name}` | {_cell(f.type)} | {_cell(repr(f.default))} |")
+    out += ["", "SB3 algorithms take the keyword arguments of their class (see the SB3 documentation);",
+            "`env`, `seed`, `verbose` and `_init_setup_model` are set by rewardlab.",
+            "", "## Reward term types", "",
+            "A term config is `{type: <name>, <argument>: <value>, ...}`; arguments without a default are required.",
+            "", "| type | arguments | what it pays |", "|---|---|---|"]
+    out += _term_rows()
+    return "\n".join(out) + "\n"
+

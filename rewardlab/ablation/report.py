@@ -3,23 +3,28 @@
 Everything here uses the task's own metric: the evaluation return (greedy actions unless the config says otherwise) on the env's own
 reward and ``is_success`` where the env defines it (envs without it show task return only).
 
-Functions: :func:`load`, :func:`final_table`, :func:`format_table`, :func:`write_report`.
+Only records of the runs in the folder's ``config.yaml`` count (:func:`sweep_status`); the page
+says how many stale or corrupt records were left out.
+
+Functions: :func:`sweep_status`, :func:`load`, :func:`final_table`, :func:`format_table`, :func:`write_report`;
+class :class:`SweepStatus`.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rewardlab.ablation.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
-from rewardlab.ablation.store import COMPLETED, RunStore
-from rewardlab.errors import ConfigError, MissingExtraError
+from rewardlab.ablation.store import COMPLETED, RunStore, Scan
+from rewardlab.errors import MissingExtraError, StoreError
 
-__all__ = ["load", "final_table", "format_table", "write_report"]
+__all__ = ["load", "final_table", "format_table", "write_report", "sweep_status", "SweepStatus"]
 
 _KEYS = ["env", "reward", "algo"]
 
@@ -36,21 +41,104 @@ def _root(path: str | Path) -> Path:
     path = Path(path)
     if path.is_file():  # report.html or config.yaml inside the sweep folder
         path = path.parent
-    if not (path / "runs").is_dir():
-        raise ConfigError(f"`{path}` is not a sweep folder (it has no runs/ folder)")
+    if not (path / "config.yaml").is_file() or not (path / "runs").is_dir():
+        below = sorted(str(p.parent.relative_to(path)) for p in path.glob("*/*/config.yaml") if (p.parent / "runs").is_dir())
+        below += sorted(str(p.parent.relative_to(path)) for p in path.glob("*/config.yaml") if (p.parent / "runs").is_dir())
+        hint = f" Sweep folders below it: {', '.join(below)}." if below else ""
+        what = "config.yaml" if (path / "runs").is_dir() else "config.yaml and runs/"
+        raise StoreError(f"`{path}` is not a sweep folder: it has no {what} (`rewardlab ablate` writes both).{hint}")
     return path
 
 
-def load(path: str | Path, include_failed: bool = False) -> Any:
+@dataclass
+class SweepStatus:
+    """A sweep folder's records sorted against its config.yaml (see :func:`sweep_status`)."""
+
+    root: Path
+    config: dict[str, Any]
+    #: The current config's runs (expanded from config.yaml).
+    runs: list[dict[str, Any]]
+    scan: Scan
+
+    @property
+    def completed(self) -> int:
+        return len(self.scan.completed)
+
+    @property
+    def failed(self) -> int:
+        return len(self.scan.failed)
+
+    @property
+    def missing(self) -> int:
+        """Runs of the config with no valid record (not run yet, or corrupt)."""
+        return len(self.runs) - self.completed - self.failed
+
+    @property
+    def stale(self) -> list[Path]:
+        return self.scan.stale
+
+    @property
+    def corrupt(self) -> list[tuple[Path, str]]:
+        return self.scan.corrupt
+
+    def summary(self) -> str:
+        """One paragraph: what the report shows and what it left out."""
+        text = (f"{len(self.runs)} runs in this config: {self.completed} completed, {self.failed} failed, "
+                f"{self.missing} without a record.")  # fmt: skip
+        if self.stale:
+            text += (f" Left out: {len(self.stale)} stale records (of another config or rewardlab version; "
+                     "`rewardlab ablate --clean` moves them to stale/).")  # fmt: skip
+        for path, why in self.corrupt:
+            text += f" Corrupt record left out: {path} ({why}); `rewardlab ablate` moves it aside and runs it again."
+        # Library versions are recorded, not enforced (a torch patch release should not discard a sweep): say when they differ.
+        seen: dict[str, set[str]] = {}
+        for rec in self.scan.completed.values():
+            for lib, version in (rec.get("versions") or {}).items():
+                seen.setdefault(lib, set()).add(str(version))
+        mixed = [f"{lib} {' / '.join(sorted(v))}" for lib, v in sorted(seen.items()) if len(v) > 1]
+        if mixed:
+            text += f" Completed runs were made with different library versions: {'; '.join(mixed)}."
+        return text
+
+
+def sweep_status(path: str | Path) -> SweepStatus:
+    """Read a sweep folder: the runs of its config.yaml and the records that belong to them.
+
+    Reading changes nothing in the folder (corrupt and stale records are only named; a sweep
+    moves them aside).
+
+    Raises:
+        StoreError: ``path`` is not a sweep folder (named, with any sweep folders found below it),
+            or its config.yaml cannot be read.
+    """
+    import yaml
+
+    from rewardlab.ablation.config import expand
+
+    root = _root(path)
+    cfg_path = root / "config.yaml"
+    try:
+        # config.yaml is the validated config `ablate` wrote: expand it as is (validating again would
+        # build every env, and the keys must be exactly the ones the sweep ran under).
+        cfg = yaml.safe_load(cfg_path.read_text())
+        runs = expand(cfg)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise StoreError(f"Cannot read the sweep's config `{cfg_path}`: {type(e).__name__}: {e}") from e
+    return SweepStatus(root, cfg, runs, RunStore(root, create=False).scan(runs))
+
+
+def load(path: str | Path | SweepStatus, include_failed: bool = False) -> Any:
     """The evaluation curves of a sweep as a DataFrame, one row per (run, evaluation).
 
+    Only records of the runs in the folder's config.yaml count (:func:`sweep_status`).
     Columns: ``key, env, reward, algo, seed, status, step, task_return, success`` (success is NaN
     for envs without ``is_success``). Failed runs have no curve; ``include_failed`` adds one row each.
     """
     pd = _pandas()
     rows = []
-    for rec in RunStore(_root(path)).records():
-        spec = rec.get("spec", {})
+    status = path if isinstance(path, SweepStatus) else sweep_status(path)
+    for rec in status.scan.records:
+        spec = rec["spec"]
         base = {
             "key": rec["key"],
             "env": spec.get("env", {}).get("label"),
@@ -80,15 +168,16 @@ def _term_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     return {name: float(np.mean(v)) for name, v in shares.items()}
 
 
-def final_table(path: str | Path, baseline: str | None = None, reps: int = 2000) -> Any:
+def final_table(path: str | Path | SweepStatus, baseline: str | None = None, reps: int = 2000) -> Any:
     """Final performance per (env, reward, algo): IQM over seeds of the last evaluation with a
     stratified-bootstrap 95% CI, the same for success, probability of improvement over ``baseline``
-    (default: the config's baseline) on the same env and algorithm, and each term's share."""
+    (default: the config's baseline) on the same env and algorithm, each term's share, and
+    training steps per second (evaluation time taken out). Only the current config's records count."""
     pd = _pandas()
-    root = _root(path)
-    records = [r for r in RunStore(root).records() if r["status"] == COMPLETED]
+    status = path if isinstance(path, SweepStatus) else sweep_status(path)
+    records = list(status.scan.completed.values())
     if baseline is None:
-        baseline = _config(root).get("baseline")
+        baseline = status.config.get("baseline")
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for rec in records:
         s = rec["spec"]
@@ -112,18 +201,12 @@ def final_table(path: str | Path, baseline: str | None = None, reps: int = 2000)
                 "return_iqm": ret[0], "return_low": ret[1], "return_high": ret[2],
                 "success_iqm": succ_ci[0], "success_low": succ_ci[1], "success_high": succ_ci[2],
                 "p_improve": poi[0], "p_improve_low": poi[1], "p_improve_high": poi[2],
-                "steps_per_s": float(np.mean([r["steps_per_s"] for r in recs])),
+                # Training alone: evaluation time is recorded apart (records before it have no train_steps_per_s: NaN).
+                "train_steps_per_s": float(np.mean([r.get("train_steps_per_s", math.nan) for r in recs])),
                 "term_shares": _term_shares(recs),
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _config(root: Path) -> dict[str, Any]:
-    import yaml
-
-    cfg_path = root / "config.yaml"
-    return yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
 
 
 def _ci(point: float, low: float, high: float, digits: int) -> str:
@@ -142,7 +225,7 @@ def format_table(table: Any, baseline: str | None = None) -> Any:
             "success IQM [95% CI]": [_ci(*r, 2) for r in zip(table["success_iqm"], table["success_low"], table["success_high"])],
             f"P(improve over {baseline or 'baseline'}) [95% CI]": [_ci(*r, 2) for r in zip(table["p_improve"], table["p_improve_low"], table["p_improve_high"])],
             "term shares of |training reward|": [", ".join(f"{k} {v:.0%}" for k, v in s.items()) or "no reward paid" for s in table["term_shares"]],
-            "steps/s": [f"{v:,.0f}" for v in table["steps_per_s"]],
+            "train steps/s": ["-" if math.isnan(v) else f"{v:,.0f}" for v in table["train_steps_per_s"]],
         }
     )  # fmt: skip
     if table["success_iqm"].isna().all():
@@ -225,38 +308,42 @@ window.addEventListener("load", function () {{
 
 
 def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
-    """Write ``report.html`` and ``plots/<env>.png`` into the sweep folder; returns the page's path and the display table."""
-    root = _root(path)
-    cfg = _config(root)
+    """Write ``report.html`` and ``plots/<env>.png`` into the sweep folder; returns the page's path and the display table.
+
+    Only records of the runs in config.yaml count; the page says how many stale or corrupt records
+    it left out (:meth:`SweepStatus.summary`).
+
+    Raises:
+        StoreError: not a sweep folder, or the folder is not writable (the path is named).
+    """
+    status = sweep_status(path)
+    root, cfg = status.root, status.config
     baseline = cfg.get("baseline")
-    df = load(root)
-    table = final_table(root, baseline, reps)
+    df = load(status)
+    table = final_table(status, baseline, reps)
     shown = format_table(table, baseline) if len(table) else None
     plots_dir = root / "plots"
-    plots_dir.mkdir(exist_ok=True)
-    plots = "\n".join(
-        f'<h3>{html.escape(env)}</h3><img src="plots/{html.escape(p.name)}" alt="learning curves on {html.escape(env)}">'
-        for env in sorted(df["env"].unique())
-        for p in [_plot_env(df, env, plots_dir)]
-    )
-    records = RunStore(root).records()
-    failed = [r for r in records if r["status"] != COMPLETED]
+    try:
+        plots_dir.mkdir(exist_ok=True)
+        plots = "\n".join(
+            f'<h3>{html.escape(env)}</h3><img src="plots/{html.escape(p.name)}" alt="learning curves on {html.escape(env)}">'
+            for env in sorted(df["env"].unique())
+            for p in [_plot_env(df, env, plots_dir)]
+        )
+    except OSError as e:
+        raise StoreError(f"Cannot write the report's plots into `{plots_dir}`: {e.strerror or e}") from e
+    failed = list(status.scan.failed.values())
     failed_html = ""
     if failed:
         items = "".join(f"<li><code>{html.escape(r['key'])}</code>: {html.escape(str(r.get('error')))}</li>" for r in failed)
         failed_html = f"<h2>Failed runs</h2><ul>{items}</ul>"
-    summary = f"{len(records)} runs in the store: {len(records) - len(failed)} completed, {len(failed)} failed."
     page = _PAGE.format(
         title=html.escape(str(cfg.get("name", root.name))),
-        summary=summary,
+        summary=html.escape(status.summary()),
         baseline=html.escape(str(baseline)),
         evaluation="Deterministic (greedy)" if (cfg.get("evaluation") or {}).get("deterministic", True) else "Stochastic (sampled actions)",
         table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",
         plots=plots or "<p>No curves.</p>",
         failed=failed_html,
     )
-    out = root / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page)
-    tmp.replace(out)
-    return out, shown
+    return RunStore(root, create=False).write_text("report.html", page), shown

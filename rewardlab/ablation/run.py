@@ -1,6 +1,6 @@
 """The run function every backend executes: one run spec in, one record out, never an exception.
 
-Function: :func:`execute_run`.
+Functions: :func:`execute_run`, :func:`planned_steps`, :func:`versions`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from rewardlab.ablation.store import COMPLETED, FAILED
 
-__all__ = ["execute_run", "versions"]
+__all__ = ["execute_run", "versions", "planned_steps"]
 
 
 def versions() -> dict[str, str]:
@@ -39,6 +39,51 @@ def versions() -> dict[str, str]:
     }
 
 
+def planned_steps(spec: dict[str, Any]) -> tuple[int, str] | None:
+    """The env steps a run will train for, and why that differs from its budget; None when it cannot be told ahead.
+
+    Trainers stop at the first whole collection past the budget: PPO-style learners collect
+    rollouts of ``n_envs x n_steps`` steps, SB3's off-policy learners ``n_envs x train_freq``
+    steps. A ``parallel_env`` run's vector size depends on its agent count, so it is not predicted.
+
+    Example:
+        >>> spec = {"total_steps": 4000, "n_envs": 1, "env": {"parallel_env": None}, "algo": {"algo": "PPO", "hyperparams": {"n_steps": 512}}}
+        >>> planned_steps(spec)
+        (4096, 'whole rollouts of n_envs x n_steps = 1 x 512')
+    """
+    import inspect
+
+    from rewardlab.baselines.ppo import ALGO_NAME as TORCH_PPO
+    from rewardlab.baselines.ppo import PPOArgs
+
+    if spec["env"].get("parallel_env") is not None:
+        return None
+    algo, hyper, n_envs = spec["algo"]["algo"], spec["algo"]["hyperparams"], spec["n_envs"]
+    if algo == TORCH_PPO:
+        unit, what = int(hyper.get("n_steps", PPOArgs.n_steps)), "rollouts of n_envs x n_steps"
+    else:
+        from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+        from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+        from rewardlab.baselines.sb3 import algorithm_class
+
+        cls = algorithm_class(algo)
+        params = inspect.signature(cls.__init__).parameters
+        if issubclass(cls, OnPolicyAlgorithm):
+            unit, what = int(hyper.get("n_steps", params["n_steps"].default)), "rollouts of n_envs x n_steps"
+        elif issubclass(cls, OffPolicyAlgorithm):
+            freq = hyper.get("train_freq", params["train_freq"].default)
+            if isinstance(freq, (list, tuple)):
+                if len(freq) != 2 or freq[1] != "step":  # episode-based collection: its length is not known ahead
+                    return None
+                freq = freq[0]
+            unit, what = int(freq), "collections of n_envs x train_freq"
+        else:
+            return None
+    chunk = n_envs * unit
+    return -(-spec["total_steps"] // chunk) * chunk, f"whole {what} = {n_envs} x {unit}"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -56,6 +101,7 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started_at": _now(),
+        "budget": spec["total_steps"],
     }
     start = time.perf_counter()
     try:
@@ -98,9 +144,12 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
         final = result.curve[-1]
         record.update(
             status=COMPLETED,
-            steps=result.steps,
-            train_wall_time_s=result.wall_time_s,
-            steps_per_s=result.steps_per_s,
+            steps=result.steps,  # whole rollouts: may exceed the budget (see planned_steps)
+            learn_time_s=result.wall_time_s,  # the training loop, its evaluations included
+            eval_time_s=result.eval_time_s,
+            train_time_s=result.wall_time_s - result.eval_time_s,
+            train_steps_per_s=result.train_steps_per_s,  # what the report shows
+            steps_per_s=result.steps_per_s,  # evaluations included
             curve=result.curve,
             final={"task_return": final["task_return"], "success": final["success"]},
             episodes=result.episodes,
@@ -108,7 +157,7 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
             term_abs_totals=result.term_abs_totals,
         )
     except Exception as e:  # noqa: BLE001 - a crashing run is recorded, and the sweep goes on
-        record.update(status=FAILED, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(), steps=0, steps_per_s=math.nan)
+        record.update(status=FAILED, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(), steps=0, steps_per_s=math.nan, train_steps_per_s=math.nan)
     record["wall_time_s"] = time.perf_counter() - start
     record["finished_at"] = _now()
     return record

@@ -442,10 +442,15 @@ class _EpisodeLog:
         self.term_abs_totals: dict[str, float] = {}
         self._ret, self._len = np.zeros(n), np.zeros(n, dtype=np.int64)
         self._terms: dict[str, np.ndarray] = {}
+        self._fallbacks: np.ndarray | None = None  # LLMReward rows that got the fallback reward, once reported
 
     def step(self, step: int, reward: np.ndarray, done: np.ndarray, valid: np.ndarray, info: Mapping[str, Any]) -> None:
         self._ret += np.where(valid, np.asarray(info.get("task_reward", reward), dtype=np.float64), 0.0)
         self._len += valid
+        if "reward_fallback" in info:
+            if self._fallbacks is None:
+                self._fallbacks = np.zeros_like(self._len)
+            self._fallbacks += np.asarray(info["reward_fallback"], dtype=bool) & valid
         for name, value in info.get("reward_terms", {}).items():
             value = np.asarray(value, dtype=np.float64)  # 0 on dummy steps (VectorRewardShaping)
             self._terms.setdefault(name, np.zeros_like(self._ret))[:] += value
@@ -454,6 +459,9 @@ class _EpisodeLog:
         for i in np.flatnonzero(done & valid):
             self.episodes.append({"step": step, "task_return": float(self._ret[i]), "success": _success(info, i),
                                   "length": int(self._len[i]), "terms": {k: float(v[i]) for k, v in self._terms.items()}})
+            if self._fallbacks is not None:
+                self.episodes[-1]["reward_fallbacks"] = int(self._fallbacks[i])
+                self._fallbacks[i] = 0
             self._ret[i], self._len[i] = 0.0, 0
             for v in self._terms.values():
                 v[i] = 0.0
@@ -560,9 +568,14 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     eval_every = eval_every or max(1, total_steps // 10)
     eval_seed = 10_000 + seed
 
+    eval_time = 0.0  # seconds spent evaluating, taken out of the training steps/s
+
     def run_evaluation(step: int) -> None:
+        nonlocal eval_time
         if eval_envs is not None:
+            t0 = time.perf_counter()
             ret, success = evaluate(agent, eval_envs, eval_seed, eval_deterministic)
+            eval_time += time.perf_counter() - t0
             curve.append({"step": step, "task_return": ret, "success": success})
 
     start = time.perf_counter()
@@ -670,7 +683,7 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     if progress is not None:
         progress(global_step)
     return PPOResult(agent=agent, curve=curve, episodes=log.episodes, term_totals=log.term_totals,
-                     term_abs_totals=log.term_abs_totals, steps=global_step, wall_time_s=wall, metrics=metrics, rollout=buf)
+                     term_abs_totals=log.term_abs_totals, steps=global_step, wall_time_s=wall, eval_time_s=eval_time, metrics=metrics, rollout=buf)
 
 
 def train_env(env_id: str, reward: Term | Mapping[str, Any] | str | None = None, total_steps: int = 10_000, seed: int = 0,

@@ -26,8 +26,17 @@ class RunResult:
     term_totals: dict[str, float] = field(default_factory=dict)
     term_abs_totals: dict[str, float] = field(default_factory=dict)
     steps: int = 0
+    #: Seconds from the start of training to its end, evaluations included.
     wall_time_s: float = 0.0
+    #: Seconds of those spent evaluating (not training).
+    eval_time_s: float = 0.0
 
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.wall_time_s if self.wall_time_s > 0 else math.nan
+
+    @property
+    def train_steps_per_s(self) -> float:
+        """Env steps per second of training alone (evaluation time taken out)."""
+        train = self.wall_time_s - self.eval_time_s
+        return self.steps / train if train > 0 else math.nan

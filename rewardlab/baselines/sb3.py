@@ -32,7 +32,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("rewardlab.baselines.sb3", "train", e) from e
 
-from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation
+from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation, evaluate_task
 from rewardlab.wrappers.refs import WrapperRef, wrapper_fns
 from rewardlab.wrappers.sb3 import SB3RewardShaping
 
@@ -273,7 +273,16 @@ def learn_and_evaluate(
     """Train `model` while logging episodes and evaluating on the task reward; close the envs after."""
     logger = EpisodeLogger()
     every = eval_every or max(1, total_steps // 10)
-    evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, *([evaluate] if evaluate else []), deterministic=deterministic)
+    eval_time = [0.0]  # seconds spent evaluating, taken out of the training steps/s
+
+    def timed_evaluate(*args: Any, **kwargs: Any) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        try:
+            return (evaluate or evaluate_task)(*args, **kwargs)
+        finally:
+            eval_time[0] += time.perf_counter() - t0
+
+    evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, timed_evaluate, deterministic=deterministic)
     callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
     start = time.perf_counter()
     model.learn(total_steps, callback=callbacks)
@@ -288,4 +297,5 @@ def learn_and_evaluate(
         term_abs_totals=logger.term_abs_totals,
         steps=int(model.num_timesteps),
         wall_time_s=wall,
+        eval_time_s=eval_time[0],
     )

@@ -57,11 +57,13 @@ class EpisodeLogger(BaseCallback):
         self._ret: np.ndarray | None = None
         self._len: np.ndarray | None = None
         self._terms: list[dict[str, float]] = []
+        self._fallbacks: np.ndarray | None = None  # LLMReward steps that got the fallback reward
 
     def _on_training_start(self) -> None:
         n = self.training_env.num_envs
         self._ret, self._len = np.zeros(n), np.zeros(n, dtype=np.int64)
         self._terms = [{} for _ in range(n)]
+        self._fallbacks = np.zeros(n, dtype=np.int64)
 
     def _on_step(self) -> bool:
         infos, dones = self.locals["infos"], self.locals["dones"]
@@ -69,6 +71,7 @@ class EpisodeLogger(BaseCallback):
         for i, info in enumerate(infos):
             self._ret[i] += info["task_reward"] if "task_reward" in info else float(rewards[i])
             self._len[i] += 1
+            self._fallbacks[i] += bool(info.get("reward_fallback", False))
             for name, value in info.get("reward_terms", {}).items():
                 self._terms[i][name] = self._terms[i].get(name, 0.0) + value
                 self.term_totals[name] = self.term_totals.get(name, 0.0) + value
@@ -83,7 +86,9 @@ class EpisodeLogger(BaseCallback):
                         "terms": self._terms[i],
                     }
                 )
-                self._ret[i], self._len[i], self._terms[i] = 0.0, 0, {}
+                if "reward_fallback" in info:  # shaped by an LLMReward
+                    self.episodes[-1]["reward_fallbacks"] = int(self._fallbacks[i])
+                self._ret[i], self._len[i], self._terms[i], self._fallbacks[i] = 0.0, 0, {}, 0
         return True
 
 

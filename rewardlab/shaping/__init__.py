@@ -21,6 +21,9 @@ from rewardlab.shaping.terms import (
 )
 from rewardlab.shaping.transforms import Clip, RunningNormalize, ShapingWarning
 
+# Registers LLMReward for configs (after the terms it builds on); the LLM client loads only when used.
+from rewardlab.shaping.llm import LLMReward  # noqa: E402  isort: skip
+
 __all__ = [
     "Transition",
     "Term",
@@ -46,4 +49,5 @@ __all__ = [
     "RND",
     "NovelD",
     "update_learned_terms",
+    "LLMReward",
 ]

@@ -510,6 +510,9 @@ def from_config(cfg: Mapping[str, Any] | str | Term) -> Term:
         raise ConfigError(f"A reward term config needs a `type` key (one of {sorted(TERM_TYPES)}). Received {dict(cfg)!r}")
     type_name = cfg["type"]
     _ensure_builtin_terms_loaded()
+    # a list or dict here would raise a bare TypeError (unhashable) in the lookup below
+    if not isinstance(type_name, str):
+        raise ConfigError(f"`type` must be a term type name (a string, one of {sorted(TERM_TYPES)}). Received {type_name!r}")
     if type_name not in TERM_TYPES:
         raise ConfigError(f"Unknown reward term type `{type_name}`.{did_you_mean(str(type_name), TERM_TYPES)}")
     cls = TERM_TYPES[type_name]

@@ -128,3 +128,124 @@ def test_evaluation_deterministic_must_be_a_bool():
         validate(cfg)
     cfg["evaluation"]["deterministic"] = False
     assert validate(cfg)["evaluation"]["deterministic"] is False
+
+
+# --- issue 16, item 7: values are checked before anything runs --------------------------------------
+# Each case passed validation before (only the key was checked), and every run of the grid then
+# failed on its own. The expected rule comes from the algorithm's signature and type hints (SB3's
+# `PPO.__init__(n_steps: int, learning_rate: float | Callable[[float], float], ...)`) plus the
+# positive sizes SB3 needs (n_steps, batch_size, n_epochs) and gamma in (0, 1].
+MC = [{"id": "MountainCar-v0", "rewards": ["env"]}]
+
+
+@pytest.mark.parametrize(
+    "algo, hyper, message",
+    [
+        ("PPO", {"n_steps": -5}, r"`algorithms\[0\].hyperparams.n_steps` must be a positive integer.*Received -5"),
+        ("PPO", {"learning_rate": "fast"}, r"`algorithms\[0\].hyperparams.learning_rate` must be float or a callable.*Received 'fast'"),
+        ("PPO", {"batch_size": 2.5}, r"`algorithms\[0\].hyperparams.batch_size` must be int.*Received 2.5"),
+        ("PPO", {"n_epochs": True}, r"`algorithms\[0\].hyperparams.n_epochs` must be int.*Received True"),
+        ("PPO", {"gamma": 1.5}, r"`algorithms\[0\].hyperparams.gamma` must be in \(0, 1\].*Received 1.5"),
+        ("PPO", {"normalize_advantage": "yes"}, r"`algorithms\[0\].hyperparams.normalize_advantage` must be bool.*Received 'yes'"),
+        ("PPO", {"target_kl": "none"}, r"`algorithms\[0\].hyperparams.target_kl` must be float or None.*Received 'none'"),
+        ("A2C", {"n_steps": 0}, r"`algorithms\[0\].hyperparams.n_steps` must be a positive integer.*Received 0"),
+        ("DQN", {"train_freq": "4"}, r"`algorithms\[0\].hyperparams.train_freq` must be int or tuple\[int, str\].*Received '4'"),
+        ("DQN", {"exploration_fraction": 2.0}, r"`algorithms\[0\].hyperparams.exploration_fraction` must be in \[0, 1\]"),
+        ("TorchPPO", {"learning_rate": "fast"}, r"`algorithms\[0\].hyperparams.learning_rate` must be float.*Received 'fast'"),
+        ("TorchPPO", {"n_steps": -5}, r"`algorithms\[0\].hyperparams.n_steps` must be a positive integer.*Received -5"),
+    ],
+)
+def test_hyperparameter_values_are_validated(algo, hyper, message):
+    c = cfg(algorithms=[{"algo": algo, "hyperparams": hyper}], envs=MC, rewards={"env": "EnvReward"})
+    with pytest.raises(ConfigError, match=message):
+        validate(c)
+
+
+def test_valid_hyperparameters_still_pass():
+    # the quickstart's values, a schedule given as a callable (Python configs) and None where Optional
+    c = cfg(algorithms=[{"algo": "PPO", "hyperparams": {"n_steps": 256, "learning_rate": lambda p: 3e-4 * p,
+                                                          "clip_range_vf": None, "gamma": 1.0, "policy_kwargs": {"net_arch": [64]}}},
+                        {"algo": "DQN", "hyperparams": {"train_freq": (4, "step"), "learning_starts": 0}}],
+             envs=MC, rewards={"env": "EnvReward"})
+    assert [a["algo"] for a in validate(c)["algorithms"]] == ["PPO", "DQN"]
+
+
+@pytest.mark.parametrize(
+    "env, key, message",
+    [
+        # MountainCar observes a Box [x, v]: there is no dict field `glyphs` (or `pos`) to count.
+        ("MountainCar-v0", "glyphs", r"`envs\[0\]` with reward `count`.*Feature key `glyphs` names an observation field"),
+        ("MountainCar-v0", "pos", r"`envs\[0\]` with reward `count`.*Feature key `pos` needs a dict observation"),
+        # a 'module:name' function that fails on this env's observation
+        ("CartPole-v1", "rewardlab.envs.gridhack.oracle:subgoal_potential", r"`envs\[0\]` with reward `count`: .*key"),
+    ],
+)
+def test_count_keys_are_evaluated_on_the_env(env, key, message):
+    rewards = {"count": {"type": "Sum", "terms": ["EnvReward", {"type": "EpisodicCount", "key": key}]}}
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg(envs=[env], rewards=rewards, algorithms=["PPO"]))
+
+
+def test_count_key_that_fits_passes():
+    rewards = {"count": {"type": "EpisodicCount", "key": "rewardlab.envs.control.classic:mountain_car_cell"}}
+    assert validate(cfg(envs=["MountainCar-v0"], rewards=rewards, algorithms=["PPO"]))["rewards"]["count"]["key"]
+
+
+def test_n_agents_is_bounded():
+    # 10**6 agents would allocate n x n trust matrices of 8 TB before the first step.
+    from rewardlab.envs.coopetition.params import MAX_AGENTS, build_params
+    from rewardlab.errors import InvalidParameter
+
+    assert MAX_AGENTS == 1024
+    with pytest.raises(InvalidParameter, match=r"`n_agents` must be an integer in \[2, 1024\]. Received 1000000"):
+        build_params("PublicGoods", n_agents=10**6)
+    assert build_params("PublicGoods", n_agents=1024).n == 1024
+    c = cfg(envs=[{"parallel_env": "rewardlab.envs.coopetition:parallel_env",
+                   "kwargs": {"name": "PublicGoods", "n_agents": 10**6}}], rewards={"env": "EnvReward"}, algorithms=["PPO"])
+    with pytest.raises(ConfigError, match=r"`envs\[0\]`: .*n_agents"):
+        validate(c)
+
+
+def test_term_type_that_is_not_a_string():
+    with pytest.raises(ConfigError, match=r"`rewards.env`: .*`type` must be a term type name.*Received \['Sum'\]"):
+        validate(cfg(rewards={"env": {"type": ["Sum"]}}, envs=MC))
+
+
+def test_refs_resolve_relative_to_the_config_folder(tmp_path, monkeypatch):
+    # A FromFunction / count-key 'module:name' beside the config resolves without PYTHONPATH=.
+    # (before: "No module named 'my_features'" unless the shell exported PYTHONPATH).
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # restored after the test, as is PYTHONPATH
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    (tmp_path / "my_features.py").write_text(
+        "import numpy as np\n\ndef cell(obs):\n    return np.floor(obs * 10).astype(np.int64)\n\n"
+        "def bonus(t):\n    return np.zeros(len(t.reward))\n")
+    path = tmp_path / "sweep.yaml"
+    path.write_text("envs: [MountainCar-v0]\nalgorithms: [PPO]\nseeds: 1\nrewards:\n"
+                    "  count: {type: EpisodicCount, key: 'my_features:cell'}\n"
+                    "  fn: {type: FromFunction, fn: 'my_features:bonus'}\n")
+    assert "my_features" not in sys.modules
+    c = load_config(path)
+    assert c["rewards"]["count"]["key"] == "my_features:cell"
+    # worker processes (the process pool, Ray) resolve it too: the folder is on their PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", "import my_features; print(my_features.__file__)"],
+                         env=os.environ.copy(), capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip() == str(tmp_path / "my_features.py"), out.stderr
+
+
+def test_committed_config_reference_is_current():
+    # docs/config.md is generated from the schema; regenerate with `rewardlab config-reference > docs/config.md`.
+    from pathlib import Path
+
+    from rewardlab.ablation.config import SCHEMA, reference
+
+    text = reference()
+    assert Path("docs/config.md").read_text() == text, "docs/config.md is stale: run `rewardlab config-reference > docs/config.md`"
+    # every key the validator accepts is documented, section by section
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            assert f"| `{key.name}` |" in text, (section, key.name)
+    assert "| `n_steps` | [1, inf) | steps per rollout |" in text and "| `PBRS` |" in text

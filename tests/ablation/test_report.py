@@ -10,28 +10,39 @@ import numpy as np
 import pytest
 import yaml
 
-from rewardlab.ablation import final_table, format_table, write_report
+import rewardlab
+from rewardlab.ablation import expand, final_table, format_table, validate, write_report
 from rewardlab.ablation.store import RunStore
 
 CHROMIUM = "/usr/bin/chromium"
 
 
 def fake_sweep(root: Path) -> None:
-    """A store written by hand: 3 seeds x 2 rewards on one env, with known final returns."""
-    (root / "config.yaml").write_text(yaml.safe_dump({"baseline": "sparse"}))
+    """A store written by hand: 3 seeds x 2 rewards on one env, with known final returns.
+
+    The records are those of a real config's runs (keys from ``expand``), since the report counts
+    only records of the runs in config.yaml.
+    """
+    cfg = validate({
+        "name": "car", "seeds": 3, "baseline": "sparse", "budget": {"total_steps": 100}, "evaluation": {"every": 100, "episodes": 1},
+        "rewards": {"sparse": "EnvReward", "shaped": {"type": "Sum", "terms": ["EnvReward", {"type": "Constant", "value": 1.0}]}},
+        "algorithms": ["PPO"], "envs": [{"id": "CartPole-v1", "label": "Car"}],
+    })  # fmt: skip
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     store = RunStore(root)
     finals = {"sparse": [-200.0, -200.0, -150.0], "shaped": [-120.0, -110.0, -200.0]}
-    for reward, values in finals.items():
-        for seed, final in enumerate(values):
-            spec = {"env": {"label": "Car"}, "reward_name": reward, "algo": {"name": "PPO"}, "seed": seed}
-            store.write(
-                {
-                    "key": f"{reward}{seed}", "spec": spec, "seed": seed, "status": "completed", "steps": 100, "steps_per_s": 50.0,
-                    "curve": [{"step": 0, "task_return": -200.0, "success": 0.0}, {"step": 100, "task_return": final, "success": float(final > -200)}],
-                    "final": {"task_return": final, "success": float(final > -200)},
-                    "term_abs_totals": {"env": 300.0, "pbrs": 100.0} if reward == "shaped" else {"env": 300.0},
-                }
-            )  # fmt: skip
+    for spec in expand(cfg):
+        reward, seed = spec["reward_name"], spec["seed"]
+        final = finals[reward][seed]
+        store.write(
+            {
+                "key": spec["key"], "spec": spec, "seed": seed, "status": "completed", "steps": 100, "budget": 100,
+                "versions": {"rewardlab": rewardlab.__version__}, "steps_per_s": 50.0, "train_steps_per_s": 80.0 + seed,
+                "curve": [{"step": 0, "task_return": -200.0, "success": 0.0}, {"step": 100, "task_return": final, "success": float(final > -200)}],
+                "final": {"task_return": final, "success": float(final > -200)},
+                "term_abs_totals": {"env": 300.0, "pbrs": 100.0} if reward == "shaped" else {"env": 300.0},
+            }
+        )  # fmt: skip
 
 
 def test_final_table_values(tmp_path):
@@ -47,6 +58,9 @@ def test_final_table_values(tmp_path):
     assert table.loc["shaped", "term_shares"] == {"env": 0.75, "pbrs": 0.25}
     shown = format_table(final_table(tmp_path, reps=500), "sparse")
     assert shown.set_index("reward").loc["shaped", "term shares of |training reward|"] == "env 75%, pbrs 25%"
+    # Found 8: steps/s included evaluation time. The column is training alone: mean of 80, 81, 82 = 81.
+    assert table.loc["sparse", "train_steps_per_s"] == pytest.approx(81.0)
+    assert shown.set_index("reward").loc["sparse", "train steps/s"] == "81"
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)")

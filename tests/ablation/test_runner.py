@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -45,7 +46,8 @@ def helpers_on_path(monkeypatch):
 def test_sweep_store_roundtrip_and_skip(tmp_path):
     out = tmp_path / "sweep"
     counts = ablate(tiny_config("rt"), out, workers=2, report=False)
-    assert counts == {"total": 4, "skipped": 0, "completed": 4, "failed": 0, "out": str(out)}
+    assert counts == {"total": 4, "skipped": 0, "completed": 4, "failed": 0, "failed_earlier": 0, "failed_total": 0,
+                      "stale": 0, "corrupt": 0, "out": str(out)}
     store = RunStore(out)
     keys = {r["key"] for r in expand(validate(tiny_config("rt")))}
     assert set(store.keys()) == keys
@@ -87,14 +89,38 @@ def test_parallel_env_run(tmp_path):
 
 def test_crashing_run_is_recorded_and_sweep_continues(tmp_path):
     rewards = {"env": "EnvReward", "crash": {"type": "FromFunction", "fn": "ablation_helpers:boom"}}
-    counts = ablate(tiny_config("crash", rewards, seeds=1), tmp_path, workers=2, report=False)
+    # A 40-step budget with 16-step rollouts: PPO trains 48 steps (3 whole rollouts); each env step sleeps 10 ms.
+    cfg = tiny_config("crash", rewards, seeds=1, env_kwargs={"delay": 0.01})
+    cfg["budget"] = {"total_steps": 40}
+    grid = io.StringIO()
+    counts = ablate(cfg, tmp_path, workers=2, report=False, stream=grid)
     assert (counts["completed"], counts["failed"]) == (1, 1)
-    failed = [r for r in RunStore(tmp_path).records() if r["status"] == "failed"]
+    # Found 8: the rounding was silent. The grid says it, and the record keeps both numbers.
+    assert "PPO on Tiny rounds 40 steps up to 48 (whole rollouts of n_envs x n_steps = 1 x 16)" in grid.getvalue()
+    records = RunStore(tmp_path).records()
+    failed = [r for r in records if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["spec"]["reward_name"] == "crash"
     assert failed[0]["error"] == "RuntimeError: boom: this reward function always crashes"
     assert "ablation_helpers.py" in failed[0]["traceback"]
-    # Failed runs are kept (not retried) unless asked.
-    assert ablate(tiny_config("crash", rewards, seeds=1), tmp_path, report=False)["skipped"] == 2
+    done = [r for r in records if r["status"] == "completed"][0]
+    assert (done["budget"], done["steps"]) == (40, 48)
+    # Found 8: steps/s counted evaluation time. Evaluations at 0, 16, 32 and 48 steps, 2 five-step
+    # episodes each: 40 evaluation steps of >= 10 ms, so >= 0.4 s of evaluation, and >= 0.48 s of training.
+    assert done["eval_time_s"] >= 0.4 and done["train_time_s"] >= 0.48
+    assert done["train_time_s"] + done["eval_time_s"] == pytest.approx(done["learn_time_s"])
+    assert done["train_steps_per_s"] == pytest.approx(48 / done["train_time_s"])
+    assert done["train_steps_per_s"] > done["steps_per_s"]
+    # Found 3: a re-run counted the failed run as "already in store" and exited 0 with no table. Now it
+    # is kept (not retried) unless asked, said, the table of what completed is printed, and the exit is 1.
+    config_path = tmp_path / "crash.yaml"
+    config_path.write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "rewardlab", "ablate", str(config_path), "--out", str(tmp_path)]
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 1, again.stderr
+    assert "1 already in store, 1 failed earlier" in again.stderr and "--retry-failed" in again.stderr
+    rows = [line.split()[:4] for line in again.stdout.splitlines()]
+    assert "task return IQM" in again.stdout and ["Tiny", "env", "PPO", "1"] in rows  # the completed run's row: 1 seed
+    assert {p.stem for p in (tmp_path / "runs").glob("*.json")} == {r["key"] for r in records}  # nothing re-run
 
 
 def test_resume_after_sigkill(tmp_path):
@@ -144,3 +170,28 @@ def test_ray_backend_runs_two_tiny_runs(tmp_path, monkeypatch):
     assert len(records) == 2 and all(r["pid"] != os.getpid() for r in records)
     assert sorted(r["seed"] for r in records) == [0, 1]
     assert all([p["step"] for p in r["curve"]] == [0, 16, 32] for r in records)
+
+
+def test_unreachable_ray_address_fails_within_the_timeout(tmp_path, monkeypatch):
+    # Found 5: an unreachable RAY_ADDRESS hung forever. A port on 127.0.0.1 that nothing listens on
+    # (bound, then closed) refuses connections; the sweep must give up after --ray-timeout (2 s here).
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    config_path = tmp_path / "ray.yaml"
+    config_path.write_text(yaml.safe_dump(tiny_config("ray", rewards={"env": "EnvReward"}, seeds=1)))
+    cmd = [sys.executable, "-m", "rewardlab", "ablate", str(config_path), "--out", str(tmp_path / "out"),
+           "--backend", "ray", "--ray-timeout", "2", "--no-report"]  # fmt: skip
+    start = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": address})
+    took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert f"error: Cannot reach the Ray cluster at `{address}` (RAY_ADDRESS) within 2 s" in done.stderr
+    assert "Traceback" not in done.stderr
+    # Generous bound (a loaded 2-core box): process start, config validation and the 2 s wait, well under the 60 s default.
+    assert took < 50
+    assert list((tmp_path / "out" / "runs").glob("*.json")) == []

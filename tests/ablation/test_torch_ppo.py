@@ -36,7 +36,7 @@ gym.register("TorchPPOMultiBinary-v0", entry_point=MultiBinaryEnv)
     ("config", "message"),
     [
         (cfg({"algo": "TorchPPO", "hyperparams": {"n_step": 8}}), r"Unknown key `algorithms\[0\].hyperparams.n_step`.*Did you mean: `n_steps`"),
-        (cfg({"algo": "TorchPPO", "hyperparams": {"gamma": 1.5}}), r"`algorithms\[0\].hyperparams`: `gamma` must be in \(0, 1\]. Received 1.5"),
+        (cfg({"algo": "TorchPPO", "hyperparams": {"gamma": 1.5}}), r"`algorithms\[0\].hyperparams.gamma` must be in \(0, 1\].*Received 1.5"),
         (cfg({"algo": "TorchPPO", "normalize_obs": True}), r"`algorithms\[0\].normalize_obs` is not supported by `TorchPPO`"),
         (cfg({"algo": "TorchPP"}), r"Unknown algorithm `TorchPP`.*Did you mean: `TorchPPO`"),
         # The learner's gamma is PPOArgs' default 0.99 unless hyperparams set it.

@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from rewardlab.envs.control.antmaze import maze_neg_distance
 from rewardlab.envs.control.classic import MOUNTAIN_CAR_POTENTIALS
+from rewardlab.envs.control.descriptors import descriptor_factory
 from rewardlab.envs.control.minigrid_tasks import SparseDoorKey8x8, SparseKeyCorridorS3R3, SparseMultiRoomN4S5
 from rewardlab.envs.control.mujoco import (
     forward_progress,
@@ -26,6 +27,7 @@ from rewardlab.envs.control.mujoco import (
     pusher_neg_tip_distance,
     reacher_neg_distance,
 )
+from rewardlab.shaping.llm.views import register_descriptor
 from rewardlab.shaping.potentials import register_potentials
 
 __all__ = ["register_envs", "TASKS", "task_ids"]
@@ -61,3 +63,4 @@ def register_envs() -> None:
             if env_id not in gym.registry:
                 gym.register(env_id, entry_point=f"rewardlab.envs.control.{entry}", kwargs={"reward": kind.lower()})
             register_potentials(env_id, potentials)
+            register_descriptor(env_id, descriptor_factory(env_id))

@@ -37,6 +37,8 @@ class SparseAntMazeUMaze(ControlTask):
 
     ## Action Space
     ``Box(-1, 1, (8,))``: hip and ankle torques.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Dict(achieved_goal: Box(2,), desired_goal: Box(2,), observation: Box(105,))``, the base env's

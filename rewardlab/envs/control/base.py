@@ -14,8 +14,11 @@ import importlib
 from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled
 
+from rewardlab.envs.actions import check_box, check_discrete, finished
 from rewardlab.errors import InvalidParameter, MissingExtraError
 
 __all__ = ["ControlTask", "make_base", "REWARD_MODES"]
@@ -67,6 +70,16 @@ class ControlTask(gym.Env):
         ``delay="episode"`` it is paid only at episode end (LIRPG/IRCR-style delayed rewards). The
         undelayed values are always in ``info["sparse_reward"]`` and ``info["dense_reward"]``.
 
+    Actions:
+        The base env's action space. A Discrete action must be a Python int or numpy integer in
+        range, a Box action a finite real array of the space's shape; anything else raises
+        :class:`~rewardlab.errors.InvalidAction` (docs/contracts.md). Box entries outside
+        ``[low, high]`` are clipped to the bounds before the base env sees them: MuJoCo clamps
+        ``ctrl`` to its ``ctrlrange`` and MountainCarContinuous clips its force anyway, and clipping
+        first makes the dense reference reward's control cost agree with what was applied.
+        Stepping after the episode terminated or truncated raises
+        :class:`~rewardlab.errors.EpisodeFinished` until ``reset``.
+
     Arguments:
         reward: ``"sparse"`` or ``"dense"``.
         delay: ``None`` (pay every step), an int ``k >= 1`` or ``"episode"``.
@@ -111,6 +124,7 @@ class ControlTask(gym.Env):
         self.base = make_base(self.base_id, self.extra, self.base_module, render_mode=render_mode, **self._base_kwargs())
         self.action_space = self.base.action_space
         self.observation_space = self._observation_space()
+        self._done = False
         self._t = 0
         self._pending = 0.0
         self._obs: Any = None
@@ -140,12 +154,25 @@ class ControlTask(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         base_obs, info = self.base.reset(seed=seed, options=options)
-        self._t, self._pending = 0, 0.0
+        self._t, self._pending, self._done = 0, 0.0, False
         self._obs = self._observe(base_obs)
         self._on_reset(self._obs)
         return self._obs, info
 
+    def _check_action(self, action: Any) -> Any:
+        # The base envs disagree on bad actions (MountainCar asserts, MiniGrid ignores a float,
+        # MuJoCo integrates a NaN into the state): refuse them here, once for every task.
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            return check_discrete(action, int(space.n), space, int(space.start))
+        if isinstance(space, spaces.Box):
+            return np.clip(check_box(action, space, clip=True), space.low, space.high)
+        return action
+
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._done:
+            raise finished(f"`{type(self).__name__}`")
+        action = self._check_action(action)
         base_obs, base_reward, terminated, truncated, info = self.base.step(action)
         self._t += 1
         obs = self._observe(base_obs)
@@ -160,7 +187,7 @@ class ControlTask(gym.Env):
         else:
             paid = 0.0
         info = dict(info, is_success=success, sparse_reward=sparse, dense_reward=dense)
-        self._obs = obs
+        self._obs, self._done = obs, terminated or truncated
         return obs, paid, terminated, truncated, info
 
     def render(self) -> Any:

@@ -41,6 +41,8 @@ class SparseMountainCar(ControlTask):
 
     ## Action Space
     ``Discrete(3)``: push left, no push, push right.
+    A Python int or numpy integer in range; anything else raises
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(2,)``: ``[x, v]`` with ``x`` in [-1.2, 0.6] and ``v`` in [-0.07, 0.07].
@@ -102,6 +104,8 @@ class SparseMountainCarContinuous(ControlTask):
 
     ## Action Space
     ``Box(-1, 1, (1,))``: the force.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(2,)``: ``[x, v]``.

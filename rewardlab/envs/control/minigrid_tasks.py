@@ -180,6 +180,8 @@ class _MiniGridTask(ControlTask):
 _MINIGRID_SECTIONS = """
     ## Action Space
     ``Discrete(7)``: left, right, forward, pickup, drop, toggle, done (MiniGrid's).
+    A Python int or numpy integer in range; anything else raises
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(0, 255, (W*H*3 + 5,), uint8)``: the full grid encoding plus agent x, y, direction and the

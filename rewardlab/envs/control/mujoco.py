@@ -64,6 +64,8 @@ class SparseReacher(ControlTask):
 
     ## Action Space
     ``Box(-1, 1, (2,))``: joint torques.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(10,)``, the base env's: cos and sin of the joint angles, target position, joint
@@ -122,6 +124,8 @@ class SparsePusher(ControlTask):
 
     ## Action Space
     ``Box(-2, 2, (7,))``: joint torques.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(23,)``, the base env's: 7 joint angles, 7 joint velocities, then the arm tip, object and
@@ -197,6 +201,8 @@ class SparseHalfCheetah(_Locomotion):
 
     ## Action Space
     ``Box(-1, 1, (6,))``.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(18,)``: the base env built with ``exclude_current_positions_from_observation=False``, so
@@ -251,6 +257,8 @@ class SparseHopper(_Locomotion):
 
     ## Action Space
     ``Box(-1, 1, (3,))``.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(12,)``: the base env with ``exclude_current_positions_from_observation=False``;
@@ -305,6 +313,8 @@ class SparseWalker2d(_Locomotion):
 
     ## Action Space
     ``Box(-1, 1, (6,))``.
+    Entries outside the bounds are clipped to them; NaN, inf or a wrong shape raise
+    :class:`~rewardlab.errors.InvalidAction` (see :class:`ControlTask`).
 
     ## Observation Space
     ``Box(18,)``: the base env with ``exclude_current_positions_from_observation=False``;

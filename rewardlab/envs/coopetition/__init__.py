@@ -115,10 +115,12 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from pettingzoo.utils.env import AECEnv
 
 from rewardlab.envs.coopetition.core import CoopetitionCore, obs_sizes
+from rewardlab.envs.coopetition.descriptor import descriptor_factory
 from rewardlab.envs.coopetition.gym_env import CoopetitionEnv
 from rewardlab.envs.coopetition.parallel import CoopetitionParallelEnv, env_id
 from rewardlab.envs.coopetition.params import REWARD_MODES, build_params, env_names, env_summary
 from rewardlab.envs.coopetition.vector_env import CoopetitionVectorEnv
+from rewardlab.shaping.llm.views import register_descriptor
 from rewardlab.shaping.potentials import register_potentials
 
 __all__ = [
@@ -214,3 +216,4 @@ def register_envs() -> None:
                 kwargs={"name": name},
             )
         register_potentials(gid, {"trust_received": _trust_received(name)})
+        register_descriptor(gid, descriptor_factory(name))

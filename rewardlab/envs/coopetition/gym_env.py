@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from rewardlab.envs.actions import check_box
 from rewardlab.envs.coopetition.equilibria import stage_equilibrium
 from rewardlab.envs.coopetition.parallel import CoopetitionParallelEnv
 from rewardlab.envs.coopetition.params import build_params, env_summary
@@ -66,8 +67,11 @@ class CoopetitionEnv(gym.Env):
 
     Observation: with ``control="joint"`` the global state (``ParallelEnv.state()``); with
     ``control=k`` agent k's own observation. Action: ``Box(0, e, (n,))`` (joint; per-agent bounds
-    ``high[i] == e_i``) or ``Box(0, e_k, (1,))``. ``info`` carries ``payoff``, ``utility`` and
-    ``rewards`` (all agents, arrays of length n) and ``is_success``.
+    ``high[i] == e_i``) or ``Box(0, e_k, (1,))``; entries outside the bounds are clipped to them,
+    while a wrong shape (one number too many or too few), a non-numeric dtype, NaN or inf raise
+    :class:`~rewardlab.errors.InvalidAction`, and stepping a finished episode raises
+    :class:`~rewardlab.errors.EpisodeFinished` (docs/contracts.md). ``info`` carries ``payoff``,
+    ``utility`` and ``rewards`` (all agents, arrays of length n) and ``is_success``.
 
     Args:
         name: the env name (the registered ids pass it).
@@ -121,7 +125,8 @@ class CoopetitionEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         agents = self.parallel.possible_agents
-        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        # reshape(-1) and slicing would silently drop extra numbers and broadcast missing ones.
+        action = check_box(action, self.action_space, clip=True)
         if self.control == "joint":
             actions = {a: action[i : i + 1] for i, a in enumerate(agents)}
         else:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
+from rewardlab.envs.actions import REAL_KINDS, check_box, finished
 from rewardlab.envs.coopetition.core import CoopetitionCore
 from rewardlab.envs.coopetition.params import build_params
-from rewardlab.errors import InvalidParameter, NonFiniteError
+from rewardlab.errors import InvalidAction, InvalidParameter
 
 __all__ = ["CoopetitionParallelEnv", "env_id"]
 
@@ -23,7 +25,11 @@ def env_id(name: str) -> str:
 class CoopetitionParallelEnv(ParallelEnv):
     """One coopetition game as a PettingZoo ParallelEnv (agents ``agent_0 .. agent_{n-1}``).
 
-    Each agent picks a contribution ``a_i`` in ``Box(0, e_i, (1,))``; rewards follow ``reward_mode``;
+    Each agent picks a contribution ``a_i`` in ``Box(0, e_i, (1,))``; a contribution outside
+    ``[0, e_i]`` is clipped to it (no one gives less than nothing or more than the endowment), while
+    a missing or unknown agent, a wrong shape, a non-numeric dtype, NaN or inf raise
+    :class:`~rewardlab.errors.InvalidAction` naming the agent, and stepping after the episode ended
+    raises :class:`~rewardlab.errors.EpisodeFinished` (docs/contracts.md). Rewards follow ``reward_mode``;
     ``infos[agent]`` carries ``payoff`` (the material payoff pi_i, the same in every mode), ``utility``
     (pi_i plus the loyalty or reciprocity term) and ``is_success``. All agents end together. The
     mathematics, the per-env mechanisms and the observation layout are documented in
@@ -77,24 +83,40 @@ class CoopetitionParallelEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         return self._observations(), {a: {} for a in self.agents}
 
-    def joint_action(self, actions: dict[str, Any]) -> np.ndarray:
-        """The ``[1, n]`` joint action of an action dict (every live agent must act; values must be finite)."""
+    def joint_action(self, actions: Mapping[str, Any]) -> np.ndarray:
+        """The ``[1, n]`` joint action of an action dict, or :class:`InvalidAction` naming the agent.
+
+        Every agent acts each step with an action of shape ``(1,)``, finite and real; the core clips
+        it to ``[0, e_i]``.
+        """
+        agents = self.possible_agents
+        if not isinstance(actions, Mapping):
+            raise InvalidAction(f"`actions` must be a dict {{agent: action}} for agents {agents}. Received {actions!r}")
+        if len(actions) != len(agents) or any(a not in actions for a in agents):
+            missing = [a for a in agents if a not in actions]
+            unknown = [a for a in actions if a not in self.action_spaces]
+            raise InvalidAction(f"Every agent acts each step, and only the game's agents {agents}: `actions` "
+                                f"has no entry for {missing} and entries for unknown agents {unknown}")
+        spaces_ = self.action_spaces
+        values = [actions[a] for a in agents]
+        # The fast path (arrays of a real dtype, as trainers pass them): one array for all agents,
+        # checked at once. Lists, scalars and other dtypes (a bool would be upcast silently when
+        # stacked with floats) are checked one by one, which also names the culprit.
+        if not all(type(v) is np.ndarray and v.dtype.kind in REAL_KINDS for v in values):
+            values = [check_box(v, spaces_[a], clip=True, where=f"actions[{a!r}]") for a, v in zip(agents, values)]
         try:
-            joint = np.array([actions[a] for a in self.possible_agents], dtype=np.float64).reshape(1, -1)
-        except KeyError:
-            missing = [a for a in self.possible_agents if a not in actions]
-            raise InvalidParameter(f"Every agent acts each step; `actions` has no entry for {missing}") from None
-        except ValueError as err:
-            raise InvalidParameter(f"Each agent's action is one number. Received {actions!r}") from err
-        if joint.shape[1] != len(self.possible_agents):
-            raise InvalidParameter(f"Each agent's action is one number; received {joint.shape[1]} numbers for {len(self.possible_agents)} agents")
-        if not np.isfinite(joint).all():
-            raise NonFiniteError(f"Actions must be finite. Received {joint[0].tolist()}")
-        return joint
+            joint = np.array(values)
+        except ValueError:  # ragged: some agent sent more than one number
+            joint = None
+        if joint is None or joint.shape != (len(agents), 1) or not np.isfinite(joint).all():
+            for a, v in zip(agents, values):
+                check_box(v, spaces_[a], clip=True, where=f"actions[{a!r}]")
+        return joint.astype(np.float64).reshape(1, -1)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        # The core would play on from the final state of an episode that already ended.
         if not self.agents:
-            raise InvalidParameter("step() called on a finished episode; call reset() first")
+            raise finished(f"coopetition game `{self.name}`")
         out = self.core.step(self.joint_action(actions))
         terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
         success = bool(out.success[0])

@@ -19,7 +19,7 @@ import numpy as np
 
 from rewardlab.errors import InvalidParameter, did_you_mean
 
-__all__ = ["GameParams", "REWARD_MODES", "build_params", "env_names", "env_summary"]
+__all__ = ["GameParams", "REWARD_MODES", "MAX_AGENTS", "build_params", "env_names", "env_summary"]
 
 REWARD_MODES = ("private", "integrated", "cooperative")
 _AGGREGATES = ("mean", "sum")
@@ -190,7 +190,15 @@ def _reputation_market() -> GameParams:
 
 # --- TR-3: collective action and loyalty (spec §1.2, second table) ---------------------------------
 
+#: The most agents a game takes (``n_agents``). Trust, reputation and the interdependence matrix are
+#: n x n per sub-env (float64): 1024 agents are 8 MiB each, 10**6 would be 8 TB before the first step.
+MAX_AGENTS = 1024
+
+
 def _tr3(name, n, max_steps=100, e=50.0, b=20.0, **kw) -> GameParams:
+    if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > MAX_AGENTS:
+        raise InvalidParameter(f"`n_agents` must be an integer in [2, {MAX_AGENTS}]. Received {n!r} "
+                               f"(the n x n trust matrices would need {8 * int(n) ** 2 / 2**30:,.0f} GiB per env)")
     n = _check_int("n_agents", n, 2)
     return GameParams(
         name=name, mechanism="tr3", endowment=_vec(n, e), alpha=_vec(n, 1.0 / n), D=_sym(n, 0.55),
@@ -338,7 +346,7 @@ def build_params(name: str, **kwargs: Any) -> GameParams:
     Common arguments: ``reward_mode`` ("private" | "integrated" | "cooperative"), ``trust_gated`` (bool),
     ``cooperative_aggregate`` ("mean" | "sum"), ``max_steps`` (int >= 1), ``trust_clip`` ("unit" |
     "ceiling"). Env-specific ones are the keyword arguments of the env's builder (``phase``,
-    ``reveal_gamma``, ``n_agents``, ``multiplier``).
+    ``reveal_gamma``, ``n_agents`` (2 to :data:`MAX_AGENTS`), ``multiplier``).
 
     Raises:
         InvalidParameter: unknown env name, unknown argument or invalid value.

@@ -14,11 +14,12 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from rewardlab.envs.actions import REAL_KINDS, check_box_batch
 from rewardlab.envs.coopetition.core import CoopetitionCore
 from rewardlab.envs.coopetition.gym_env import resolve_control
 from rewardlab.envs.coopetition.parallel import env_id
 from rewardlab.envs.coopetition.params import build_params
-from rewardlab.errors import InvalidParameter
+from rewardlab.errors import InvalidAction, InvalidParameter
 
 __all__ = ["CoopetitionVectorEnv"]
 
@@ -32,6 +33,8 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
     episode's first one and the last one is in ``info["final_obs"]`` (mask ``info["_final_obs"]``).
     ``info["payoff"]``, ``info["utility"]`` and ``info["rewards"]`` are ``[B, n]``, ``info["is_success"]`` ``[B]``.
     With ``backend="torch"`` observations, rewards, flags and info arrays are torch tensors on ``device``.
+    ``actions`` has shape ``(num_envs, *single_action_space.shape)``, a real dtype and finite rows
+    (else :class:`~rewardlab.errors.InvalidAction` names the rows); out-of-bounds entries are clipped.
 
     Example:
         >>> import gymnasium as gym, rewardlab
@@ -89,9 +92,26 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
         self.core.reset(mask=mask, seeds=seeds)
         return self._view(), {}
 
+    def _check(self, actions: Any) -> Any:
+        # A (B, 1) batch for a joint (B, n) space would broadcast one contribution to every agent,
+        # and a NaN would spread through trust and reputation; every row is checked, then clipped by the core.
+        if self.core.backend == "numpy" or isinstance(actions, (np.ndarray, list, tuple)):
+            return check_box_batch(actions, self.num_envs, self.single_action_space, self.action_space, clip=True)
+        xp = self.xp
+        shape = (self.num_envs, *self.single_action_space.shape)
+        kind = "f" if xp.isdtype(actions.dtype, "real floating") else "i" if xp.isdtype(actions.dtype, "integral") else "?"
+        if tuple(actions.shape) != shape or kind not in REAL_KINDS:
+            raise InvalidAction(f"`actions` of shape {tuple(actions.shape)} and dtype {actions.dtype} is outside the "
+                                f"action space {self.action_space}: it needs shape {shape} and a real dtype")
+        finite = xp.all(xp.isfinite(xp.reshape(xp.astype(actions, xp.float64), (self.num_envs, -1))), axis=1)
+        if not bool(xp.all(finite)):
+            rows = np.flatnonzero(~self.core.to_numpy(finite)).tolist()
+            raise InvalidAction(f"`actions` is outside the action space {self.action_space}: rows {rows} have non-finite entries")
+        return actions
+
     def _joint(self, actions: Any) -> Any:
         xp, B, n = self.xp, self.num_envs, self.core.n
-        a = xp.reshape(self.core.as_array(actions), (B, -1))
+        a = xp.reshape(self.core.as_array(self._check(actions)), (B, -1))
         if self.control == "joint":
             return a
         cols = []

@@ -25,7 +25,9 @@ def env_id(task: str) -> str:
 
 def register_envs() -> None:
     """Register every gridhack task and publish its potentials."""
+    from rewardlab.envs.gridhack.descriptor import descriptor_factory
     from rewardlab.envs.gridhack.oracle import subgoal_potential
+    from rewardlab.shaping.llm.views import register_descriptor
     from rewardlab.shaping.potentials import register_potentials
 
     for name, spec in TASKS.items():
@@ -36,3 +38,4 @@ def register_envs() -> None:
                          max_episode_steps=spec.max_episode_steps,
                          kwargs={"task": name, "num_contexts": spec.num_contexts})
         register_potentials(eid, {"subgoal_distance": subgoal_potential(name)})
+        register_descriptor(eid, descriptor_factory(name, eid))

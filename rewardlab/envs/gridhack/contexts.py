@@ -117,7 +117,9 @@ class LevelSource:
     @property
     def _jit(self) -> ModuleType:  # numba is imported when a task is first made, not with rewardlab
         from rewardlab.envs.gridhack import jitlevels
+        from rewardlab.envs.gridhack.compile_notice import notice_if_cold
 
+        notice_if_cold(jitlevels)
         return jitlevels
 
     def _generate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -391,7 +391,9 @@ class GridhackCore:
         self._start_episodes = self._jit_step = self._crops = None
         if self.xp is np:
             from rewardlab.envs.gridhack import jitcore
+            from rewardlab.envs.gridhack.compile_notice import notice_if_cold
 
+            notice_if_cold(jitcore)  # a silent half-minute compile on a cold cache looks like a hang
             self._start_episodes, self._jit_step, self._crops = jitcore.start_episodes, jitcore.step, jitcore.crops
             self._jit_args = (*self._jit_tables(), self.stats, self.pending, self.msg, self.key, self.my, self.mx,
                               self.malive, self.cells, self.glyph, self.char, self.color,

@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rewardlab.envs.actions import INT_TYPES, check_discrete, finished
 from rewardlab.envs.gridhack import render, spaces
 from rewardlab.envs.gridhack.core import _WIN, OBSERVATION_KEYS, GridhackCore
 from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
@@ -48,6 +49,8 @@ class GridhackEnv(gym.Env[dict, np.int64]):
     the 8 compass moves N, E, S, W, NE, SE, SW, NW (NetHack's k l j h u n b y), then, as the task
     needs them, pickup, apply, quaff, wear, zap, kick (apply, zap and kick ask "In what
     direction?"; the next move key answers) and down (``>``). ``env.unwrapped.actions`` names them.
+    An action is a Python int or numpy integer in ``[0, n)``; anything else (``2.7``, ``"3"``,
+    ``True``, an array) raises :class:`~rewardlab.errors.InvalidAction` (docs/contracts.md).
 
     ## Observation Space
     A Dict with NLE's keys (``observation_keys`` picks a subset): ``glyphs`` (21, 79) int16,
@@ -71,6 +74,9 @@ class GridhackEnv(gym.Env[dict, np.int64]):
 
     ## Episode End
     Terminated on success or death (lava, or hp 0); truncated by the registered time limit.
+    Stepping after the env itself terminated or truncated (``max_episode_steps`` here) raises
+    :class:`~rewardlab.errors.EpisodeFinished` until ``reset``; Gymnasium's ``TimeLimit`` wrapper,
+    which ``gym.make`` adds, truncates outside the env and lets a caller step on, as in Gymnasium.
 
     ## Arguments
     ``task`` (set by the id), ``num_contexts`` (int k: a pool of k levels; None: a fresh level every
@@ -116,6 +122,7 @@ class GridhackEnv(gym.Env[dict, np.int64]):
         self._n_actions = len(self.actions)
         self._action = np.zeros(1, dtype=np.int64)
         self._all = np.ones(1, dtype=bool)
+        self._done = False
 
     @staticmethod
     def describe(task: str, **kwargs: Any) -> str:
@@ -129,19 +136,27 @@ class GridhackEnv(gym.Env[dict, np.int64]):
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
         self.core.reset_rows(self._all, self.np_random)
+        self._done = False
         return self._obs(), {"context_id": int(self.core.context_id[0])}
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        a = int(action)
-        # An index outside the action set would silently wrap around in the lookup table.
-        if not 0 <= a < self._n_actions:
-            raise InvalidParameter(f"`action` must be in [0, {self._n_actions}). Received {action!r}")
-        self._action[0] = a
+        # A finished level would keep playing (the core does not autoreset a single env).
+        if self._done:
+            raise finished(f"`{self.task.name}`")
+        # int() would turn 2.7 into 2 and True into 1, and an index outside the action set would wrap
+        # around in the lookup table. Inlined fast path for ints in range (this step runs 30k+ times a
+        # second); everything else goes through check_discrete, which accepts or names the problem.
+        if type(action) in INT_TYPES and 0 <= (a := int(action)) < self._n_actions:
+            self._action[0] = a
+        else:
+            self._action[0] = check_discrete(action, self._n_actions, self.action_space)
         core = self.core
         reward, terminated, truncated = core.step(self._action)
         # item() reads a (1,) array's only value as a Python scalar in one call
+        terminated, truncated = terminated.item(), truncated.item()
+        self._done = terminated or truncated
         info = {"context_id": core.context_id.item(), "is_success": core.success.item()}
-        return core.observe(0), reward.item(), terminated.item(), truncated.item(), info
+        return core.observe(0), reward.item(), terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:

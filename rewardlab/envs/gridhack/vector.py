@@ -10,6 +10,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from rewardlab.envs.actions import check_discrete_batch
 from rewardlab.envs.gridhack import spaces
 from rewardlab.envs.gridhack.core import OBSERVATION_KEYS, GridhackCore
 from rewardlab.envs.gridhack.env import RENDER_MODES, check_render_mode, render_row, task_spec
@@ -26,6 +27,8 @@ class GridhackVectorEnv(gym.vector.VectorEnv):
     ``_key`` masks. On the step after a sub-env's episode ends, its action is ignored and it
     starts a new episode (reward 0, not done), as Gymnasium's NEXT_STEP autoreset prescribes.
     ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration) truncates in the core.
+    ``actions`` is an integer array of shape ``(num_envs,)`` with every row in ``[0, n)``; otherwise
+    :class:`~rewardlab.errors.InvalidAction` names the bad rows (docs/contracts.md).
 
     Example:
         >>> import gymnasium as gym, numpy as np, rewardlab
@@ -73,12 +76,9 @@ class GridhackVectorEnv(gym.vector.VectorEnv):
         return self.core.observe(), self._info(success, with_success=False)
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        actions = np.asarray(actions)
-        # A wrong shape or an out-of-range index would be silently broadcast or wrapped by the lookups.
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) \
-                or (actions < 0).any() or (actions >= self._n_actions).any():
-            raise InvalidParameter(f"`actions` must be {self.num_envs} ints in [0, {self._n_actions}). "
-                                   f"Received {actions!r}")
+        # A wrong shape or an out-of-range index would be silently broadcast or wrapped by the lookups;
+        # every row is checked, the autoreset ones too (their action is ignored, but must still be one).
+        actions = check_discrete_batch(actions, self.num_envs, self._n_actions, self.action_space)
         reward, terminated, truncated = self.core.step(actions)
         success = self.core.success
         if self._autoreset.any():

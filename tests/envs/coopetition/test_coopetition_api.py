@@ -12,7 +12,7 @@ import rewardlab  # noqa: F401  (registers the ids)
 from rewardlab.envs.coopetition import CoopetitionVectorEnv, aec_env, list_envs, parallel_env
 from rewardlab.envs.coopetition.core import CoopetitionCore
 from rewardlab.envs.coopetition.params import build_params, env_names
-from rewardlab.errors import InvalidParameter, NonFiniteError
+from rewardlab.errors import InvalidAction, InvalidParameter
 from rewardlab.shaping.potentials import potentials_for
 
 NAMES = env_names()
@@ -185,7 +185,7 @@ def test_config_honesty():
     assert [float(penv.action_space(a).high[0]) for a in penv.possible_agents] == [100.0, 80.0, 60.0]
     assert gym.make("rewardlab/AppleAppStore-v0").action_space.high.tolist() == [100.0, 80.0, 60.0]
     penv.reset(seed=0)
-    with pytest.raises(NonFiniteError):
+    with pytest.raises(InvalidAction, match=r"`actions\['agent_0'\]` .*non-finite"):
         penv.step({"agent_0": [np.nan], "agent_1": [1.0], "agent_2": [1.0]})
 
 

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import rewardlab  # noqa: F401
 from rewardlab.envs.gridhack import TASKS, env_id
 from rewardlab.envs.gridhack.tiles import AGENT_GLYPH, BL_X, BL_Y, CROP, H, MESSAGES, W, decode_message
-from rewardlab.errors import InvalidParameter
+from rewardlab.errors import InvalidAction, InvalidParameter
 
 IDS = [env_id(t) for t in TASKS]
 
@@ -138,7 +138,7 @@ def test_unknown_task_and_kwarg():
 def test_invalid_action():
     env = gym.make(env_id("KeyRoom-S10")).unwrapped
     env.reset(seed=0)
-    with pytest.raises(InvalidParameter, match=r"`action` must be in \[0, 10\)"):
+    with pytest.raises(InvalidAction, match=r"`action` 10 is outside the action space Discrete\(10\): it must be in \[0, 10\)"):
         env.step(10)
 
 

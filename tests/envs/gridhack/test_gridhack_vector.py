@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 import rewardlab  # noqa: F401
 from rewardlab.envs.gridhack import GridhackVectorEnv, env_id
-from rewardlab.errors import InvalidParameter
+from rewardlab.errors import InvalidAction, InvalidParameter
 
 
 def make(task: str, n: int, **kw):
@@ -82,9 +82,9 @@ def test_batch_of_one_equals_single_env(task):
 def test_invalid_actions():
     envs = make("KeyRoom-S10", 3)
     envs.reset(seed=0)
-    with pytest.raises(InvalidParameter, match="`actions` must be 3 ints"):
+    with pytest.raises(InvalidAction, match=r"its shape \(2,\) is not \(3,\)"):
         envs.step(np.array([0, 1]))
-    with pytest.raises(InvalidParameter, match=r"in \[0, 10\)"):
+    with pytest.raises(InvalidAction, match=r"rows \[2\] are outside \[0, 10\)"):
         envs.step(np.array([0, 1, 10]))
 
 

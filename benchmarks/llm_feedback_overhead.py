@@ -1,0 +1,111 @@
+"""The env loop does not wait for the LLM: a gridhack rollout shaped with `LLMFeedbackReward` vs without it.
+
+Both arms step the same batched gridhack vector env (``rewardlab/Gridhack-LavaCross-v0``, whose random
+rollouts show ~20 distinct messages) through ``VectorRewardShaping`` with the same pre-sampled random
+actions: arm A with ``EnvReward()``, arm B with ``EnvReward() + LLMFeedbackReward(...)`` whose
+annotator talks to a scripted server (in this process, over loopback) that answers each request
+after ``--latency`` seconds (default 0.2 s: a slow model). Every B round builds a fresh term, so its
+annotator starts with no labels and its requests are in flight while the rollout runs; the script
+prints how many requests were answered during the rollout. One client (and its scripted server)
+serves all rounds and starts before the clock, as one does per training run. Arm C is the same term
+with every label already known (no request during its rollout): its own per-step work of decoding,
+counting and looking up texts. Rounds are interleaved; the script prints the median steps/s of each
+arm and the ratios B / A (issue 20: >= 0.9), B / C (what waiting for the LLM costs: 1.0 means the
+loop never waits) and C / A (the term's own work).
+
+Steps/s are wall-clock (``time.perf_counter``). The annotator's thread and the scripted server share
+this process (and its GIL), so their work is inside the measured time. On a shared machine, run it
+when it is quiet.
+
+    python benchmarks/llm_feedback_overhead.py [--rounds 7] [--steps 10000] [--envs 16] [--latency 0.2] [--variant retrieval]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import rewardlab  # noqa: F401  (registers the rewardlab/ ids)
+from rewardlab.shaping import EnvReward
+from rewardlab.shaping.llm.annotation import Annotator
+from rewardlab.shaping.llm.client import LLMClient
+from rewardlab.shaping.llm.feedback import LLMFeedbackReward
+from rewardlab.shaping.llm.server import load_script
+from rewardlab.wrappers import VectorRewardShaping
+
+ENV_ID = "rewardlab/Gridhack-LavaCross-v0"
+TASK = "Cross the lava river with whichever of potion, boots, horn or wand lies there, then reach the stairs down."
+
+
+def rollout(envs: VectorRewardShaping, actions: np.ndarray) -> float:
+    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs)."""
+    envs.reset(seed=0)
+    start = time.perf_counter()
+    for a in actions:
+        envs.step(a)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--steps", type=int, default=10_000, help="env steps per rollout (summed over sub-envs)")
+    p.add_argument("--envs", type=int, default=16)
+    p.add_argument("--latency", type=float, default=0.2, help="seconds the scripted server takes per answer")
+    p.add_argument("--variant", default="retrieval", choices=["retrieval", "classification"])
+    args = p.parse_args()
+
+    base = gym.make_vec(ENV_ID, num_envs=args.envs, vectorization_mode="vector_entry_point",
+                        observation_keys=("glyphs_crop", "blstats", "message"))
+    n_vec = args.steps // args.envs
+    actions = np.random.default_rng(0).integers(0, base.single_action_space.n, (n_vec, args.envs))
+    script = dataclasses.replace(load_script("gridhack_events"), latency_s=args.latency)
+    plain = VectorRewardShaping(base, EnvReward())
+    # One client (and its scripted server) for the whole run, as a training run has, started before the
+    # clock and warmed by one request: building an HTTP client costs ~0.1 s of CPU once, which a 0.3 s
+    # rollout would otherwise mostly measure. Every round still gets a fresh annotator with no labels.
+    client = LLMClient(mode="offline", script=script)
+    Annotator(TASK, client).annotate(["warm-up"])
+    rollout(plain, actions[:50])  # warm-up: imports, first allocations
+
+    # Arm C: the same term with every label known before the rollout (no request at all), i.e. the
+    # term's own per-step work; B / C is what waiting for the LLM costs (1.0: it never waits).
+    known = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))
+    rollout(VectorRewardShaping(base, EnvReward() + known), actions)
+    known.annotator.wait(timeout=120)
+    known.update()
+    known_shaped = VectorRewardShaping(base, EnvReward() + known)
+
+    sps: dict[str, list[float]] = {"A": [], "B": [], "C": []}
+    asked = []
+    for _ in range(args.rounds):
+        sps["A"].append(n_vec * args.envs / rollout(plain, actions))
+        term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))  # no labels yet
+        shaped = VectorRewardShaping(base, EnvReward() + term)
+        sps["B"].append(n_vec * args.envs / rollout(shaped, actions))
+        ann = term.annotator
+        asked.append((ann.requests, len(ann), len(ann.in_flight)))  # answered requests, labels, texts still in flight
+        ann.wait(timeout=120)
+        term.close()
+        sps["C"].append(n_vec * args.envs / rollout(known_shaped, actions))
+    requests_c = known.annotator.requests
+    base.close()
+    client.close()
+
+    a, b, c = (statistics.median(sps[k]) for k in "ABC")
+    print(f"{ENV_ID}, {args.envs} envs, {n_vec * args.envs} env steps per rollout, random actions, {args.rounds} interleaved rounds")
+    print(f"scripted server latency {args.latency:g} s per request (scripted labels, not a model); variant {args.variant}")
+    print("B: during each rollout (requests answered, labels, texts in flight at its end): "
+          + ", ".join(f"({r}, {n}, {f})" for r, n, f in asked))
+    print(f"A without LLMFeedbackReward: {a:,.0f} steps/s | B with it, labels arriving: {b:,.0f} steps/s | "
+          f"C with it, all {len(known.annotator)} labels known ({requests_c} requests before, none during): {c:,.0f} steps/s")
+    print(f"ratio B/A {b / a:.3f} (target >= 0.9) | B/C {b / c:.3f} (the cost of waiting for the LLM; 1 = none) | C/A {c / a:.3f} (the term's own work)")
+
+
+if __name__ == "__main__":
+    main()

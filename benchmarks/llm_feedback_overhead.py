@@ -1,8 +1,8 @@
 """The env loop does not wait for the LLM: a gridhack rollout shaped with `LLMFeedbackReward` vs without it.
 
-Both arms step the same batched gridhack vector env (``rewardlab/Gridhack-LavaCross-v0``, whose random
-rollouts show ~20 distinct messages) through ``VectorRewardShaping`` with the same pre-sampled random
-actions: arm A with ``EnvReward()``, arm B with ``EnvReward() + LLMFeedbackReward(...)`` whose
+All arms step the same batched gridhack vector env (``rewardlab/Gridhack-LavaCross-v0``, whose random
+rollouts show ~20 distinct messages) through ``VectorRewardShaping`` (``--single``: one unbatched env
+through ``RewardShaping``, the terms' scalar path) with the same pre-sampled random actions: arm A with ``EnvReward()``, arm B with ``EnvReward() + LLMFeedbackReward(...)`` whose
 annotator talks to a scripted server (in this process, over loopback) that answers each request
 after ``--latency`` seconds (default 0.2 s: a slow model). Every B round builds a fresh term, so its
 annotator starts with no labels and its requests are in flight while the rollout runs; the script
@@ -17,7 +17,7 @@ Steps/s are wall-clock (``time.perf_counter``). The annotator's thread and the s
 this process (and its GIL), so their work is inside the measured time. On a shared machine, run it
 when it is quiet.
 
-    python benchmarks/llm_feedback_overhead.py [--rounds 7] [--steps 10000] [--envs 16] [--latency 0.2] [--variant retrieval]
+    python benchmarks/llm_feedback_overhead.py [--rounds 7] [--steps 10000] [--envs 16 | --single] [--latency 0.2] [--variant retrieval]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import statistics
 import time
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -36,18 +37,24 @@ from rewardlab.shaping.llm.annotation import Annotator
 from rewardlab.shaping.llm.client import LLMClient
 from rewardlab.shaping.llm.feedback import LLMFeedbackReward
 from rewardlab.shaping.llm.server import load_script
-from rewardlab.wrappers import VectorRewardShaping
+from rewardlab.wrappers import RewardShaping, VectorRewardShaping
 
 ENV_ID = "rewardlab/Gridhack-LavaCross-v0"
 TASK = "Cross the lava river with whichever of potion, boots, horn or wand lies there, then reach the stairs down."
 
 
-def rollout(envs: VectorRewardShaping, actions: np.ndarray) -> float:
-    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs)."""
+def rollout(envs: Any, actions: np.ndarray) -> float:
+    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs, or steps for one env)."""
     envs.reset(seed=0)
     start = time.perf_counter()
-    for a in actions:
-        envs.step(a)
+    if isinstance(envs, RewardShaping):  # one env: reset by hand at episode ends
+        for a in actions:
+            _, _, terminated, truncated, _ = envs.step(int(a))
+            if terminated or truncated:
+                envs.reset()
+    else:
+        for a in actions:
+            envs.step(a)
     return time.perf_counter() - start
 
 
@@ -58,14 +65,23 @@ def main() -> None:
     p.add_argument("--envs", type=int, default=16)
     p.add_argument("--latency", type=float, default=0.2, help="seconds the scripted server takes per answer")
     p.add_argument("--variant", default="retrieval", choices=["retrieval", "classification"])
+    p.add_argument("--single", action="store_true", help="one unbatched env (gym.make + RewardShaping) instead of a vector env")
     args = p.parse_args()
 
-    base = gym.make_vec(ENV_ID, num_envs=args.envs, vectorization_mode="vector_entry_point",
-                        observation_keys=("glyphs_crop", "blstats", "message"))
-    n_vec = args.steps // args.envs
-    actions = np.random.default_rng(0).integers(0, base.single_action_space.n, (n_vec, args.envs))
+    keys = ("glyphs_crop", "blstats", "message")
+    if args.single:  # one unbatched env through RewardShaping (the terms' scalar `single` path)
+        args.envs = 1
+        base = gym.make(ENV_ID, observation_keys=keys)
+        n_vec = args.steps
+        actions = np.random.default_rng(0).integers(0, base.action_space.n, n_vec)
+        shape = RewardShaping
+    else:
+        base = gym.make_vec(ENV_ID, num_envs=args.envs, vectorization_mode="vector_entry_point", observation_keys=keys)
+        n_vec = args.steps // args.envs
+        actions = np.random.default_rng(0).integers(0, base.single_action_space.n, (n_vec, args.envs))
+        shape = VectorRewardShaping
     script = dataclasses.replace(load_script("gridhack_events"), latency_s=args.latency)
-    plain = VectorRewardShaping(base, EnvReward())
+    plain = shape(base, EnvReward())
     # One client (and its scripted server) for the whole run, as a training run has, started before the
     # clock and warmed by one request: building an HTTP client costs ~0.1 s of CPU once, which a 0.3 s
     # rollout would otherwise mostly measure. Every round still gets a fresh annotator with no labels.
@@ -76,17 +92,17 @@ def main() -> None:
     # Arm C: the same term with every label known before the rollout (no request at all), i.e. the
     # term's own per-step work; B / C is what waiting for the LLM costs (1.0: it never waits).
     known = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))
-    rollout(VectorRewardShaping(base, EnvReward() + known), actions)
+    rollout(shape(base, EnvReward() + known), actions)
     known.annotator.wait(timeout=120)
     known.update()
-    known_shaped = VectorRewardShaping(base, EnvReward() + known)
+    known_shaped = shape(base, EnvReward() + known)
 
     sps: dict[str, list[float]] = {"A": [], "B": [], "C": []}
     asked = []
     for _ in range(args.rounds):
         sps["A"].append(n_vec * args.envs / rollout(plain, actions))
         term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))  # no labels yet
-        shaped = VectorRewardShaping(base, EnvReward() + term)
+        shaped = shape(base, EnvReward() + term)
         sps["B"].append(n_vec * args.envs / rollout(shaped, actions))
         ann = term.annotator
         asked.append((ann.requests, len(ann), len(ann.in_flight)))  # answered requests, labels, texts still in flight
@@ -98,7 +114,7 @@ def main() -> None:
     client.close()
 
     a, b, c = (statistics.median(sps[k]) for k in "ABC")
-    print(f"{ENV_ID}, {args.envs} envs, {n_vec * args.envs} env steps per rollout, random actions, {args.rounds} interleaved rounds")
+    print(f"{ENV_ID}, {'one unbatched env (RewardShaping)' if args.single else f'{args.envs} envs'}, {n_vec * args.envs} env steps per rollout, random actions, {args.rounds} interleaved rounds")
     print(f"scripted server latency {args.latency:g} s per request (scripted labels, not a model); variant {args.variant}")
     print("B: during each rollout (requests answered, labels, texts in flight at its end): "
           + ", ".join(f"({r}, {n}, {f})" for r, n, f in asked))

@@ -19,17 +19,16 @@ Classes: :class:`RunStore`, :class:`Scan`; function :func:`check_record`.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import write_atomic
 from rewardlab.errors import StoreError
 
 __all__ = ["RunStore", "Scan", "check_record", "COMPLETED", "FAILED", "STATUSES"]
@@ -164,19 +163,11 @@ class RunStore:
                 partial is left behind, and a record already at that path is unchanged.
         """
         path = self.path(record["key"])
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, default=_jsonable)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            # ".tmp-" is the prefix lock() sweeps up after killed writers.
+            write_atomic(path, json.dumps(record, default=_jsonable), prefix=".tmp-")
         except OSError as e:
             raise _os_error("write the run record", path, e) from e
-        finally:
-            if tmp is not None and Path(tmp).exists():
-                Path(tmp).unlink(missing_ok=True)
 
     def keys(self) -> list[str]:
         return sorted(p.stem for p in self.runs.glob("*.json") if not p.name.startswith("."))
@@ -291,13 +282,9 @@ class RunStore:
             StoreError: naming the path.
         """
         path = self.root / name
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_atomic(path, text)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise _os_error("write", path, e) from e
         return path
 

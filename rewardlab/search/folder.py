@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import write_atomic
 from rewardlab.errors import ConfigError, StoreError
 
 __all__ = ["SearchFolder"]
@@ -80,16 +79,7 @@ class SearchFolder:
     def write_text(self, path: Path, text: str) -> None:
         """Write ``text`` to ``path`` atomically (a temporary file in the same folder, fsync, rename)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, text)
 
     def write_json(self, path: Path, data: Any) -> None:
         self.write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import gymnasium as gym
 
 from toy_envs import FiveStepEnv
@@ -14,3 +17,8 @@ gym.register("Tiny-v0", entry_point=FiveStepEnv)
 
 def boom(t):
     raise RuntimeError("boom: this reward function always crashes")
+
+
+def remount_ro(path: Path) -> None:
+    """Make a tmpfs mounted by the ``tmpfs`` fixture (conftest.py) read-only."""
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ablation_helpers import remount_ro
 import yaml
 
 from rewardlab.ablation import ablate, expand, validate, write_report
@@ -174,23 +175,6 @@ def test_sigkill_of_a_run_process_then_a_corrupt_record(tmp_path, capsys):
     assert len(second) == 2 and all(r["status"] == "completed" for r in second.values()) and Path(f"{bad}.corrupt").is_file()
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    mounted = []
-
-    def mount(path: Path, size: str) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): needs root or CAP_SYS_ADMIN")
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in reversed(mounted):
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def test_full_disk_then_read_only_store(tmp_path, tmpfs):
     cfg = tiny("disk", seeds=2, delay=0.03)
     out = tmp_path / "sweep"
@@ -224,7 +208,7 @@ def test_full_disk_then_read_only_store(tmp_path, tmpfs):
     assert len(full) == 2
 
     # A read-only store: refused before any run trains (a third seed would have run), naming runs/.
-    subprocess.run(["mount", "-o", "remount,ro", str(runs)], check=True)
+    remount_ro(runs)
     with pytest.raises(StoreError, match=f"Cannot write run records into `{runs}`: Read-only file system"):
         ablate(tiny("disk", seeds=3), out, report=False)
     assert records(out) == full

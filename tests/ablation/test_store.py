@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ablation_helpers import remount_ro
 import yaml
 
 import rewardlab
@@ -163,29 +164,6 @@ def test_out_naming_a_file_is_a_store_error(tmp_path):
     target.write_text("x")
     with pytest.raises(StoreError, match="a_file"):
         RunStore(target)
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """Mount a small tmpfs; yields a function that remounts it read-only. Root ignores permission bits, so a
-    read-only filesystem is the honest way to make a folder unwritable."""
-    mounted = []
-
-    def mount(path: Path, size="1m"):
-        path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): needs root or CAP_SYS_ADMIN")
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in reversed(mounted):
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def remount_ro(path: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
 
 
 def test_read_only_runs_folder_is_caught_before_any_run(tmp_path, tmpfs):

@@ -33,7 +33,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from rewardlab._io import write_atomic
 from rewardlab.errors import CacheMiss, ConfigError, InvalidParameter, LLMBackendError, StoreError, did_you_mean
 
 __all__ = ["Annotator", "render_annotation_prompt", "prompt_events", "parse_labels", "BACKENDS", "DEFAULT_SCRIPT"]
@@ -418,16 +418,7 @@ class Annotator:
         body = {"format": _FORMAT, "version": 1, "task": self.task, "model": self.model, "backend": self.backend,
                 "labels": self.labels}
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".labels-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(body, f, ensure_ascii=False, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True))
 
     def load(self, path: str | os.PathLike[str]) -> int:
         """Add the labels of a file written by :meth:`save` (they win over labels already held); returns how many.

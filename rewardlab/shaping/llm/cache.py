@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rewardlab._io import write_atomic
 from rewardlab.errors import InvalidParameter, StoreError
 
 __all__ = ["RequestCache", "request_key", "KEY_FIELDS", "SCHEMA_VERSION"]
@@ -142,25 +142,11 @@ class RequestCache:
             raise InvalidParameter(f"the record's request hashes to {request_key(record['request'])}, not to `key` {key}")
         path = self.path(key)
         data = json.dumps(dict(record), indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
-        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Same folder as the target: os.replace is atomic only within one file system.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:8]}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            tmp = None
+            write_atomic(path, data)
         except OSError as e:
             raise StoreError(f"cannot write the LLM cache file {path}: {e}") from e
-        finally:
-            if tmp is not None:  # the rename did not happen: leave no temporary file behind
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
     def __len__(self) -> int:
         return sum(1 for _ in self.cache_dir.glob("??/*.json")) if self.cache_dir.is_dir() else 0

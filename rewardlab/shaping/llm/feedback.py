@@ -32,13 +32,16 @@ from typing import Any
 import numpy as np
 
 from rewardlab.errors import InvalidParameter
-from rewardlab.shaping.terms import Term, Transition, ref_to_callable, register_term
+from rewardlab.shaping.terms import SingleTransition, Term, Transition, ref_to_callable, register_term
 
 __all__ = ["LLMFeedbackReward", "VARIANTS", "COUNTS"]
 
 VARIANTS = ("retrieval", "classification")
 COUNTS = ("episode", "global")
 _ANNOTATOR_KEYS = ("task", "backend", "script", "cache_dir", "base_url", "model", "batch_size")
+
+
+_UINT8 = np.dtype(np.uint8)
 
 
 def _host(x: Any) -> np.ndarray:
@@ -279,6 +282,33 @@ class LLMFeedbackReward(Term):
         from rewardlab.shaping.bonuses._backend import like
 
         return like(out, t.reward)
+
+    def single(self, s: SingleTransition) -> float:
+        """The same reward for one unbatched step (the single-env wrapper's path): Python scalars, no arrays built."""
+        try:
+            row = s.next_obs[self.key] if self._text_fn is None else None
+        except (KeyError, IndexError, TypeError):
+            row = None
+        if type(row) is not np.ndarray or row.ndim != 1 or row.dtype is not _UINT8:
+            return float(self(s.batched())[0])  # a text function, or the batched path says what is wrong
+        if not row[0]:
+            return 0.0
+        raw = row.tobytes()
+        text = self._texts.get(raw) or self._decode(raw)
+        if not self._episode:
+            self._episode = [{}]
+        counts = self._episode[0] if self.count == "episode" else self._global
+        c = counts.get(text, 0) + 1
+        counts[text] = c
+        label = self.annotator.label_view.get(text)
+        if label is None and text not in self._asked:
+            self._asked.add(text)
+            if self.sync:
+                self._unseen[text] = None
+            else:
+                self.annotator.submit([text])
+        value = label if self.classifier is None else self._value(text)
+        return self.coef / c**self.beta if value else 0.0
 
     def reset(self, mask: Any, obs: Any) -> None:
         for i in np.flatnonzero(_host(mask)):

@@ -237,3 +237,23 @@ def test_vector_wrapper_records_a_term_on_a_shared_client():
             envs.step(np.full(2, a))
         assert term.update()["labels"] == 2.0 and server.requests == 1
         envs.close()
+
+
+def test_single_env_path_equals_the_batched_one():
+    # RewardShaping (one unbatched env) calls term.single(); it must pay what the batched path pays at
+    # N = 1 on the same steps (the Term contract): two terms, one per path, over the same message stream.
+    from rewardlab.shaping.terms import SingleTransition
+
+    batched = LLMFeedbackReward(TASK, coef=0.5, sync=True)
+    single = LLMFeedbackReward(TASK, coef=0.5, sync=True)
+    stream = [KEY, MIND, KEY, NONE, UNLOCK, KEY]
+    for rnd in range(2):  # before and after the labels arrive
+        got_b, got_s = [], []
+        for m in stream:
+            got_b.append(float(batched(_step([m]))[0]))
+            got_s.append(single.single(SingleTransition(None, 0, {"message": MESSAGE_TABLE[m]}, 0.0, False, False)))
+        assert got_s == got_b
+        batched.update(), single.update()
+        batched.reset(np.ones(1, bool), None), single.reset(np.ones(1, bool), None)
+    assert got_b == [0.5, 0.0, 0.5 / 8, 0.0, 0.5, 0.5 / 27]  # round 2: labelled; key counts 1, 2, 3 in the episode
+    batched.close(), single.close()

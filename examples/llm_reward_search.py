@@ -45,7 +45,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args()
 
-    from rewardlab.ablation import ablate
+    from rewardlab.ablation import ablate, expand, validate
     from rewardlab.ablation.store import RunStore
     from rewardlab.search import run_search
     from rewardlab.search.training import default_algorithm
@@ -80,8 +80,9 @@ def main() -> int:
     ablate(cfg, out / "compare", workers=args.workers, report=False)
     t_compare = time.perf_counter() - t1
     success: dict[str, list[float]] = {"sparse": [], name: []}
+    current = {run["key"] for run in expand(validate(cfg))}  # only this config's runs, never stale ones in the folder
     for rec in RunStore(out / "compare").records():
-        if rec["status"] == "completed" and rec["spec"]["reward_name"] in success:
+        if rec["key"] in current and rec["status"] == "completed" and rec["spec"]["reward_name"] in success:
             success[rec["spec"]["reward_name"]].append(rec["final"]["success"])
 
     def mean(xs: list[float]) -> float:

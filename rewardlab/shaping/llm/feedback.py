@@ -78,9 +78,10 @@ class LLMFeedbackReward(Term):
     Example:
         >>> import numpy as np
         >>> from rewardlab.shaping import Transition
-        >>> from rewardlab.envs.gridhack.tiles import MESSAGE_TABLE, Msg
         >>> term = LLMFeedbackReward("pick up the key", variant="retrieval", sync=True)   # scripted labels, offline
-        >>> rows = MESSAGE_TABLE[[Msg.PICK_KEY, Msg.NEVER_MIND, Msg.NONE]]               # "f - a key.", "Never mind.", ""
+        >>> rows = np.zeros((3, 16), np.uint8)            # NUL-padded message bytes, as gridhack's `message`
+        >>> for i, text in enumerate([b"f - a key.", b"Never mind."]):   # the third row is no message
+        ...     rows[i, :len(text)] = list(text)
         >>> step = Transition(None, None, {"message": rows}, np.zeros(3), np.zeros(3, bool), np.zeros(3, bool), np.ones(3, bool))
         >>> term(step)                                   # no labels yet: 0, and the texts wait for update()
         array([0., 0., 0.])

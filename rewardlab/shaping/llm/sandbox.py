@@ -119,7 +119,9 @@ def bwrap_available() -> bool:
     if not os.path.exists(BWRAP):
         return False
     try:
-        done = subprocess.run([BWRAP, *_BWRAP_FLAGS, "--", sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL,
+        # The same rebinds as a real worker: a venv under /tmp (a CI clone) is hidden by the private /tmp otherwise.
+        probe = [BWRAP, *_BWRAP_FLAGS, *_rebind_under_tmp(sys.prefix, sys.base_prefix), "--", sys.executable, "-c", "pass"]
+        done = subprocess.run(probe, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, env=_clean_env("/tmp"))
     except (OSError, subprocess.SubprocessError):
         return False

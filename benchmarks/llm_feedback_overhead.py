@@ -9,7 +9,8 @@ annotator starts with no labels and its requests are in flight while the rollout
 prints how many requests were answered during the rollout. One client (and its scripted server)
 serves all rounds and starts before the clock, as one does per training run. Arm C is the same term
 with every label already known (no request during its rollout): its own per-step work of decoding,
-counting and looking up texts. Rounds are interleaved; the script prints the median steps/s of each
+counting and looking up texts. Arm D is the floor of any added term: ``EnvReward() + Constant(0.0)``,
+a Sum that computes nothing more, so D / A is what the composition alone costs. Rounds are interleaved; the script prints the median steps/s of each
 arm and the ratios B / A (issue 20: >= 0.9), B / C (what waiting for the LLM costs: 1.0 means the
 loop never waits) and C / A (the term's own work).
 
@@ -32,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 import rewardlab  # noqa: F401  (registers the rewardlab/ ids)
-from rewardlab.shaping import EnvReward
+from rewardlab.shaping import Constant, EnvReward
 from rewardlab.shaping.llm.annotation import Annotator
 from rewardlab.shaping.llm.client import LLMClient
 from rewardlab.shaping.llm.feedback import LLMFeedbackReward
@@ -82,6 +83,9 @@ def main() -> None:
         shape = VectorRewardShaping
     script = dataclasses.replace(load_script("gridhack_events"), latency_s=args.latency)
     plain = shape(base, EnvReward())
+    # Arm D, the floor of any added term: a second term that costs nothing (Constant(0)) still makes the
+    # reward a Sum, whose composition costs the same as the Sum in arms B and C.
+    floor = shape(base, EnvReward() + Constant(0.0))
     # One client (and its scripted server) for the whole run, as a training run has, started before the
     # clock and warmed by one request: building an HTTP client costs ~0.1 s of CPU once, which a 0.3 s
     # rollout would otherwise mostly measure. Every round still gets a fresh annotator with no labels.
@@ -97,10 +101,11 @@ def main() -> None:
     known.update()
     known_shaped = shape(base, EnvReward() + known)
 
-    sps: dict[str, list[float]] = {"A": [], "B": [], "C": []}
+    sps: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
     asked = []
     for _ in range(args.rounds):
         sps["A"].append(n_vec * args.envs / rollout(plain, actions))
+        sps["D"].append(n_vec * args.envs / rollout(floor, actions))
         term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))  # no labels yet
         shaped = shape(base, EnvReward() + term)
         sps["B"].append(n_vec * args.envs / rollout(shaped, actions))
@@ -113,7 +118,7 @@ def main() -> None:
     base.close()
     client.close()
 
-    a, b, c = (statistics.median(sps[k]) for k in "ABC")
+    a, b, c, d = (statistics.median(sps[k]) for k in "ABCD")
     print(f"{ENV_ID}, {'one unbatched env (RewardShaping)' if args.single else f'{args.envs} envs'}, {n_vec * args.envs} env steps per rollout, random actions, {args.rounds} interleaved rounds")
     print(f"scripted server latency {args.latency:g} s per request (scripted labels, not a model); variant {args.variant}")
     print("B: during each rollout (requests answered, labels, texts in flight at its end): "
@@ -121,6 +126,7 @@ def main() -> None:
     print(f"A without LLMFeedbackReward: {a:,.0f} steps/s | B with it, labels arriving: {b:,.0f} steps/s | "
           f"C with it, all {len(known.annotator)} labels known ({requests_c} requests before, none during): {c:,.0f} steps/s")
     print(f"ratio B/A {b / a:.3f} (target >= 0.9) | B/C {b / c:.3f} (the cost of waiting for the LLM; 1 = none) | C/A {c / a:.3f} (the term's own work)")
+    print(f"floor D/A {d / a:.3f}: EnvReward + Constant(0) ({d:,.0f} steps/s), what adding any term costs in the Sum's composition; B/D {b / d:.3f}")
 
 
 if __name__ == "__main__":

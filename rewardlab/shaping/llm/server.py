@@ -85,6 +85,14 @@ _ANNOTATE_KEYS = {"default", "rules"}
 _RULE_KEYS = {"match", "label", "why"}
 
 
+def _check_keys(d: Mapping[str, Any], allowed: Iterable[str], source: str, prefix: str = "") -> None:
+    """A ConfigError naming the first key of a script mapping that is not in `allowed`."""
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        k = unknown[0]
+        raise ConfigError(f"script {source}: unknown key `{prefix}{k}` (allowed: {sorted(allowed)}).{did_you_mean(k, allowed)}")
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One scripted answer: prose, a ```python block with `code` (or a raw `text`), and an optional fixed code."""
@@ -138,10 +146,7 @@ class AnnotationRules:
     def from_dict(cls, d: Any, source: str) -> AnnotationRules:
         if not isinstance(d, Mapping):
             raise ConfigError(f"script {source}: `annotate` must be a mapping with `rules` (and optional `default`)")
-        unknown = set(d) - _ANNOTATE_KEYS
-        if unknown:
-            k = sorted(unknown)[0]
-            raise ConfigError(f"script {source}: unknown key `annotate.{k}` (allowed: {sorted(_ANNOTATE_KEYS)}).{did_you_mean(k, _ANNOTATE_KEYS)}")
+        _check_keys(d, _ANNOTATE_KEYS, source, "annotate.")
         default = d.get("default", 0)
         if default not in (0, 1) or isinstance(default, bool):
             raise ConfigError(f"script {source}: `annotate.default` must be 0 or 1; received {default!r}")
@@ -183,10 +188,7 @@ class Script:
         """Build a script from its YAML form; an unknown key or a missing field is a ConfigError naming it."""
         if not isinstance(d, Mapping):
             raise ConfigError(f"script {source}: expected a mapping with `candidates`, got {type(d).__name__}")
-        unknown = set(d) - _SCRIPT_KEYS
-        if unknown:
-            k = sorted(unknown)[0]
-            raise ConfigError(f"script {source}: unknown key `{k}` (allowed: {sorted(_SCRIPT_KEYS)}).{did_you_mean(k, _SCRIPT_KEYS)}")
+        _check_keys(d, _SCRIPT_KEYS, source)
         annotate = AnnotationRules.from_dict(d["annotate"], source) if d.get("annotate") is not None else None
         latency = d.get("latency_s", 0.0)
         # A negative or non-numeric delay would make every answer fail in the handler thread instead.

@@ -16,6 +16,13 @@ def namespace(x: Any) -> Any:
     return array_api_compat.array_namespace(x)
 
 
+def host(x: Any) -> np.ndarray:
+    """`x` as a numpy array on the host: a torch tensor (any device) is copied over, anything else goes through np.asarray."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
 def batch_obs(obs: Any) -> Any:
     """Add a leading batch axis of size 1 to an observation (arrays, dicts and tuples of arrays)."""
     if isinstance(obs, np.ndarray):  # the common case first: this runs on every single-env step

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "jsonable"]
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, prefix: str | None = None) -> None:
@@ -41,3 +42,12 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, prefix: str | 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def jsonable(x: Any) -> Any:
+    """``json.dump``'s ``default=``: numpy scalars and arrays as lists (NaN stays NaN), paths as strings."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"Cannot write {type(x).__name__} to JSON")

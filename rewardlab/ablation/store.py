@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardlab._io import write_atomic
+from rewardlab._io import jsonable, write_atomic
 from rewardlab.errors import StoreError
 
 __all__ = ["RunStore", "Scan", "check_record", "COMPLETED", "FAILED", "STATUSES"]
@@ -165,7 +165,7 @@ class RunStore:
         path = self.path(record["key"])
         try:
             # ".tmp-" is the prefix lock() sweeps up after killed writers.
-            write_atomic(path, json.dumps(record, default=_jsonable), prefix=".tmp-")
+            write_atomic(path, json.dumps(record, default=jsonable), prefix=".tmp-")
         except OSError as e:
             raise _os_error("write the run record", path, e) from e
 
@@ -287,10 +287,3 @@ class RunStore:
         except OSError as e:
             raise _os_error("write", path, e) from e
         return path
-
-
-def _jsonable(x: Any) -> Any:
-    # numpy scalars and arrays reach records from metrics; NaN stays NaN (json writes it as NaN).
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    raise TypeError(f"Cannot write {type(x).__name__} to a run record")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rewardlab._io import write_atomic
+from rewardlab._io import jsonable, write_atomic
 from rewardlab.errors import ConfigError, StoreError
 
 __all__ = ["SearchFolder"]
@@ -82,7 +82,7 @@ class SearchFolder:
         write_atomic(path, text)
 
     def write_json(self, path: Path, data: Any) -> None:
-        self.write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+        self.write_text(path, json.dumps(data, indent=2, default=jsonable) + "\n")
 
     def read_json(self, path: Path) -> Any:
         try:
@@ -102,17 +102,9 @@ class SearchFolder:
         if previous is None:
             return False
         old = previous.get("settings", {})
-        settings = json.loads(json.dumps(settings, default=_jsonable))  # compare as stored (tuples become lists)
+        settings = json.loads(json.dumps(settings, default=jsonable))  # compare as stored (tuples become lists)
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff:
             shown = ", ".join(f"`{k}`: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
             raise ConfigError(f"`{self.root}` holds a search with other settings ({shown}); resume it with the same ones or use another --out")
         return True
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"Cannot write {type(x).__name__} to a search file")

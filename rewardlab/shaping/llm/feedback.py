@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._array import host
 from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.terms import SingleTransition, Term, Transition, ref_to_callable, register_term
 
@@ -42,10 +43,6 @@ _ANNOTATOR_KEYS = ("task", "backend", "script", "cache_dir", "base_url", "model"
 
 
 _UINT8 = np.dtype(np.uint8)
-
-
-def _host(x: Any) -> np.ndarray:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 
@@ -212,7 +209,7 @@ class LLMFeedbackReward(Term):
             keys = sorted(next_obs) if isinstance(next_obs, Mapping) else type(next_obs).__name__
             raise InvalidParameter(f"LLMFeedbackReward reads the text field `{self.key}` of next_obs, but the observation has "
                                    f"{keys}; add it to the env's observation keys (gridhack: observation_keys=[..., 'message'])")
-        rows = _host(next_obs[self.key])
+        rows = host(next_obs[self.key])
         if rows.ndim != 2 or rows.dtype != np.uint8:
             raise InvalidParameter(f"the text field `{self.key}` must be (N, L) uint8 bytes rows; received {rows.dtype} {rows.shape}")
         return rows
@@ -253,7 +250,7 @@ class LLMFeedbackReward(Term):
         if pairs:
             if len(self._episode) != n:
                 self._episode = [{} for _ in range(n)]
-            valid = _host(t.valid).tolist()
+            valid = host(t.valid).tolist()
             labels, episodes, per_episode = self.annotator.label_view, self._episode, self.count == "episode"
             retrieval, coef, beta = self.classifier is None, self.coef, self.beta
             unseen, paid, pay = [], [], []
@@ -312,7 +309,7 @@ class LLMFeedbackReward(Term):
         return self.coef / c**self.beta if value else 0.0
 
     def reset(self, mask: Any, obs: Any) -> None:
-        for i in np.flatnonzero(_host(mask)):
+        for i in np.flatnonzero(host(mask)):
             if i < len(self._episode):
                 self._episode[i].clear()
 
@@ -332,7 +329,7 @@ class LLMFeedbackReward(Term):
             LLMBackendError: the annotator cannot reach its LLM at all (a broken client config).
         """
         if rollout is not None and self._text_fn is None and isinstance(rollout.get("next_obs"), Mapping):
-            rows = _host(rollout["next_obs"][self.key])
+            rows = host(rollout["next_obs"][self.key])
             fake = Transition(None, None, {self.key: rows.reshape(-1, rows.shape[-1])}, np.zeros(1), None, None, None)
             new = [x for x in dict.fromkeys(self.texts(fake)) if x is not None and self.annotator.label(x) is None]
             if self.sync:

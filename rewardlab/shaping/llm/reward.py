@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._array import host
 from rewardlab.errors import ConfigError, InvalidParameter
 from rewardlab.shaping.llm.gates import extract_code, static_check, strip_imports
 from rewardlab.shaping.llm.sandbox import BatchResult, RewardSandbox, RowError, SandboxError, pack_rows
@@ -195,9 +196,9 @@ class LLMReward(Term):
     def _evaluate(self, t: Transition, single: bool) -> tuple[Any, dict[str, Any]]:
         if self._last is not None and self._last[0] is t:  # __call__ and components on one step: one round trip
             return self._last[1]
-        env_reward = _numpy(t.reward).astype(np.float64, copy=False).reshape(-1)
+        env_reward = host(t.reward).astype(np.float64, copy=False).reshape(-1)
         n = env_reward.shape[0]
-        valid = np.asarray(_numpy(t.valid), dtype=bool).reshape(-1)
+        valid = np.asarray(host(t.valid), dtype=bool).reshape(-1)
         r_max = self._params["r_max"]
         values = np.zeros(n)
         parts = np.zeros((n, len(self._parts)))
@@ -280,12 +281,6 @@ class LLMReward(Term):
             self.close()
 
 
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _like(ref: Any, values: np.ndarray) -> Any:
     """`values` in the array type of the env reward (a torch tensor stays a torch tensor on its device)."""
     if hasattr(ref, "new_tensor"):
@@ -327,6 +322,6 @@ _Dict.__name__ = "Dict"
 
 def _space_of(obs: Any) -> Any:
     if isinstance(obs, Mapping):
-        return _Dict({k: _Box(tuple(_numpy(v).shape[1:])) for k, v in obs.items()})
-    return _Box(tuple(_numpy(obs).shape[1:]))
+        return _Dict({k: _Box(tuple(host(v).shape[1:])) for k, v in obs.items()})
+    return _Box(tuple(host(obs).shape[1:]))
 

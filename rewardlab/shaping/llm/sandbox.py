@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._array import host
 from rewardlab.errors import RewardlabError
 from rewardlab.shaping.llm.worker import LAYER_BITS, MAX_COMPONENTS, STATUS
 
@@ -547,17 +548,11 @@ class RewardSandbox:
 
 
 # ------------------------------------------------------------------------------------------ packing
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor (the on-device trainer's transitions)
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _leaves(batch: Any, keys: Sequence[str] | None) -> list[tuple[str | None, np.ndarray]]:
     if isinstance(batch, Mapping):
         order = list(keys) if keys else list(batch)
-        return [(k, _numpy(batch[k])) for k in order]
-    return [(None, _numpy(batch))]
+        return [(k, host(batch[k])) for k in order]
+    return [(None, host(batch))]
 
 
 def _info_column(info: Any, key: str, rows: np.ndarray, n: int) -> np.ndarray:
@@ -613,7 +608,7 @@ def pack_rows(obs: Any, action: Any, next_obs: Any, info: Any, rows: np.ndarray,
         parts.append(arr[rows].reshape(len(rows), -1))
     act_layout = None
     if action is not None:
-        act = _numpy(action)
+        act = host(action)
         if act.ndim == 0:
             act = act.reshape(1)
         is_discrete = discrete if discrete is not None else (act.dtype.kind in "iu" and act.ndim == 1)

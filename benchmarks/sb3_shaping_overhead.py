@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import rewardlab  # noqa: F401
 from rewardlab.shaping import PBRS, EnvReward
-from rewardlab.shaping.potentials import cartpole_upright
+from rewardlab.envs.control.physics import cartpole_upright
 from rewardlab.wrappers import SB3RewardShaping
 
 CASES = {"CartPole-v1": cartpole_upright, "HalfCheetah-v5": lambda obs: obs[:, 8]}

@@ -28,7 +28,7 @@ import numpy as np
 
 import rewardlab  # noqa: F401
 from rewardlab.shaping import PBRS
-from rewardlab.shaping.potentials import cartpole_upright
+from rewardlab.envs.control.physics import cartpole_upright
 from rewardlab.wrappers import RewardShaping, VectorRewardShaping
 
 

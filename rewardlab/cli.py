@@ -1,5 +1,5 @@
 """The `rewardlab` command line: `rewardlab envs [--potentials]`, `ablate CONFIG`, `report PATH`, `config-reference`,
-`llm-serve`, `llm-reward generate`."""
+`export SWEEP --csv DIR`, `llm-serve`, `llm-reward generate`."""
 
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ def _cmd_config_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rewardlab.ablation.export import export_csv
+
+    done = export_csv(args.sweep, args.csv)
+    left = ", ".join(f"{n} {what}" for what, n in done["left_out"].items() if n)
+    print(f"Exported {done['runs']} completed runs to {args.csv}: {', '.join(sorted(done['files']))}"
+          + (f" (left out: {left})" if left else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rewardlab",
@@ -63,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     envs.set_defaults(func=_cmd_envs)
     ref = sub.add_parser("config-reference", help="print the ablation config reference (docs/config.md)")
     ref.set_defaults(func=_cmd_config_reference)
+    export = sub.add_parser("export", help="write a sweep's curves, episodes and learner logs as CSV files",
+                            description="Write curves.csv, episodes.csv and learner_log.csv of the completed runs of "
+                            "SWEEP's current config (as the report selects them: stale, failed and corrupt records are "
+                            "left out) into DIR.")
+    export.add_argument("sweep", help="the sweep folder (the one holding config.yaml and runs/)")
+    export.add_argument("--csv", required=True, metavar="DIR", help="the folder to write the CSV files into")
+    export.set_defaults(func=_cmd_export)
     from rewardlab.cli_ablate import add_ablate_parser, add_report_parser
     from rewardlab.cli_llm import add_llm_serve_parser
     from rewardlab.search.cli import add_llm_reward_parser

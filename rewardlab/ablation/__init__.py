@@ -84,7 +84,8 @@ def ablate(
     store.lock()  # before config.yaml: a second sweep into this folder must not replace the first's config
     store.check_writable()
     store.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    counts: dict[str, Any] = dict(run_sweep(runs, store, backend, workers, retry_failed, clean=clean, ray_timeout=ray_timeout))
+    counts: dict[str, Any] = dict(run_sweep(runs, store, backend, workers, retry_failed, clean=clean, ray_timeout=ray_timeout,
+                                             tensorboard_dir=cfg.get("tensorboard_dir")))
     counts["out"] = str(root)
     if report:
         page, shown = write_report(root)

@@ -40,7 +40,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,12 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "the reward specs to compare: `{name: term config}`; a term config is a type name (`EnvReward`) "
             "or `{type: ..., <arguments>}` (see *Reward term types* below)"),
         Key("algorithms", "list", REQUIRED,
-            "algorithm names (SB3's PPO, A2C, DQN, SAC, TD3, ..., or TorchPPO) or mappings: see `algorithms[]`"),
+            "trainer names (SB3's PPO, A2C, DQN, SAC, TD3, ..., TorchPPO, IPPO, MAPPO: see *Trainers* below) or mappings: see `algorithms[]`"),
         Key("envs", "list", REQUIRED, "env ids or mappings: see `envs[]`"),
+        Key("tensorboard_dir", "str (a folder)", "none (no TensorBoard logs)",
+            "each run writes TensorBoard scalars (task return, success, term episode sums, losses, learned-term "
+            "metrics) under `<tensorboard_dir>/<run key>/`; a relative path is relative to the working folder. "
+            "Not part of a run's identity: changing it re-runs nothing"),
     ),
     "budget": (
         Key("total_steps", "positive int", "50000", "env steps per run, summed over sub-envs", 50_000),
@@ -96,12 +100,13 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key("deterministic", "bool", "true", "evaluate the policy's mode rather than a sample", True),
     ),
     "algorithms[]": (
-        Key("algo", "str", REQUIRED, "an SB3 algorithm name or `TorchPPO`; a bare string is shorthand for `{algo: ...}`"),
+        Key("algo", "str", REQUIRED, "a trainer name (see *Trainers* below); a bare string is shorthand for `{algo: ...}`"),
         Key("name", "str (letters, digits, _.+-)", "the `algo`", "the label in tables and plots (unique)"),
         Key("hyperparams", "mapping", "{}",
-            "keyword arguments of the SB3 class (e.g. `n_steps`, `learning_rate`) or fields of TorchPPO's `PPOArgs`; "
+            "keyword arguments of the SB3 class (e.g. `n_steps`, `learning_rate`) or fields of the trainer's arguments dataclass "
+            "(TorchPPO's `PPOArgs`, ...); "
             "each value is checked against the argument's type hint and the ranges in *Hyper-parameter ranges* below"),
-        Key("normalize_obs", "bool", "false", "SB3 only: VecNormalize observations (outside the shaping: terms see raw observations)", False),
+        Key("normalize_obs", "bool", "false", "trainers that support it (SB3): VecNormalize observations (outside the shaping: terms see raw observations)", False),
     ),
     "envs[]": (
         Key("id", "str", "one of `id`, `parallel_env`", "a Gymnasium id (`rewardlab/Sparse-MountainCar-v0`, `CartPole-v1`, or `module:id`); "
@@ -243,6 +248,10 @@ def validate(cfg: Mapping[str, Any]) -> dict[str, Any]:
     out["baseline"] = baseline
     out["algorithms"] = _validate_algorithms(cfg["algorithms"])
     out["envs"] = _validate_envs(cfg["envs"], out)
+    tensorboard_dir = cfg.get("tensorboard_dir")
+    if tensorboard_dir is not None and (not isinstance(tensorboard_dir, str) or not tensorboard_dir):
+        raise ConfigError(f"`tensorboard_dir` must be a folder path (a non-empty string). Received {tensorboard_dir!r}")
+    out["tensorboard_dir"] = tensorboard_dir
     return out
 
 
@@ -270,68 +279,50 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         entry = _check_keys({"algo": entry} if isinstance(entry, str) else entry, _ALGO, where)
         if "algo" not in entry:
             raise ConfigError(f"`{where}` needs an `algo` key (e.g. PPO)")
-        hyper = _check_keys(_or_empty(entry.get("hyperparams"), {}), _hyperparam_names(entry["algo"], where), f"{where}.hyperparams")
-        check_hyperparams(_hyperparam_target(entry["algo"]), hyper, f"{where}.hyperparams")
+        trainer = _trainer(entry["algo"], where)
+        hyper = _check_keys(_or_empty(entry.get("hyperparams"), {}), _hyperparam_names(trainer, where), f"{where}.hyperparams")
+        check_hyperparams(trainer.hyperparams, hyper, f"{where}.hyperparams")
         normalize_obs = _bool(entry.get("normalize_obs", _default("algorithms[]", "normalize_obs")), f"{where}.normalize_obs")
-        if entry["algo"] == _torch_ppo().ALGO_NAME:
-            _check_torch_ppo(hyper, normalize_obs, where)
+        _check_trainer_options(trainer, hyper, normalize_obs, where)
         name = _label(entry.get("name", entry["algo"]), f"{where}.name")
         out.append({"name": name, "algo": entry["algo"], "hyperparams": hyper, "normalize_obs": normalize_obs})
     _unique([a["name"] for a in out], "algorithms[].name")
     return out
 
 
-def _torch_ppo() -> Any:
-    from rewardlab.baselines import ppo
+def _trainer(algo: Any, where: str) -> Any:
+    """The registry entry of `algo`, a ConfigError naming the key otherwise."""
+    from rewardlab.baselines.registry import get_trainer
 
-    return ppo
-
-
-def _hyperparam_names(algo: Any, where: str) -> set[str]:
-    """What `algo` accepts as hyperparams: TorchPPO's PPOArgs fields, or the SB3 constructor's
-    arguments except those train() sets itself."""
-    from rewardlab.baselines.sb3 import ALGORITHMS, algorithm_class
-
-    ppo = _torch_ppo()
-    if algo == ppo.ALGO_NAME:
-        return {f.name for f in fields(ppo.PPOArgs)}
-    if algo not in ALGORITHMS:
-        known = sorted(ALGORITHMS) + [ppo.ALGO_NAME]
-        raise ConfigError(f"`{where}.algo`: Unknown algorithm `{algo}` (known: {known}).{did_you_mean(str(algo), known)}")
     try:
-        cls = algorithm_class(algo)
+        return get_trainer(algo)
     except RewardlabError as e:
         raise ConfigError(f"`{where}.algo`: {e}") from e
-    return set(inspect.signature(cls.__init__).parameters) - {"self", "env", "seed", "verbose", "_init_setup_model"}
 
 
-def _hyperparam_target(algo: str) -> Any:
-    """What the hyperparams are passed to: PPOArgs, or the SB3 class's ``__init__`` (types from its signature)."""
-    from rewardlab.baselines.sb3 import algorithm_class
-
-    ppo = _torch_ppo()
-    return ppo.PPOArgs if algo == ppo.ALGO_NAME else algorithm_class(algo).__init__
+#: Trainer arguments that the trainers set themselves, never hyper-parameters.
+_SET_BY_TRAINER = {"self", "env", "seed", "verbose", "_init_setup_model", "tensorboard_log"}
 
 
-def _check_torch_ppo(hyper: dict[str, Any], normalize_obs: bool, where: str) -> None:
-    ppo = _torch_ppo()
-    # TorchPPO scales bounded Box observations itself and embeds id grids; it has no running normaliser.
-    if normalize_obs:
-        raise ConfigError(f"`{where}.normalize_obs` is not supported by `{ppo.ALGO_NAME}` (it scales bounded Box "
-                          "observations to [-1, 1] and embeds integer grids itself); remove it or set it to false")
+def _hyperparam_names(trainer: Any, where: str) -> set[str]:
+    """What `trainer` accepts as hyperparams: the arguments of its ``hyperparams`` callable (a
+    dataclass's fields, an SB3 class's ``__init__``) except those the trainer sets itself."""
     try:
-        ppo.PPOArgs(**hyper)
-    except RewardlabError as e:
-        raise ConfigError(f"`{where}.hyperparams`: {e}") from e
+        params = inspect.signature(trainer.hyperparams).parameters
+    except RewardlabError as e:  # e.g. an sb3-contrib algorithm without sb3-contrib
+        raise ConfigError(f"`{where}.algo`: {e}") from e
+    return set(params) - _SET_BY_TRAINER
 
 
-def _algorithm_gamma(algo: dict[str, Any]) -> float:
-    from rewardlab.baselines.sb3 import algorithm_gamma
-
-    ppo = _torch_ppo()
-    if algo["algo"] == ppo.ALGO_NAME:
-        return float(algo["hyperparams"].get("gamma", ppo.PPOArgs.gamma))
-    return algorithm_gamma(algo["algo"], algo["hyperparams"])
+def _check_trainer_options(trainer: Any, hyper: dict[str, Any], normalize_obs: bool, where: str) -> None:
+    if normalize_obs and not trainer.normalize_obs:
+        raise ConfigError(f"`{where}.normalize_obs` is not supported by `{trainer.name}` (it has no running observation "
+                          "normaliser: it scales bounded Box observations itself); remove it or set it to false")
+    if inspect.isclass(trainer.hyperparams):  # an arguments dataclass checks its own ranges and combinations
+        try:
+            trainer.hyperparams(**hyper)
+        except RewardlabError as e:
+            raise ConfigError(f"`{where}.hyperparams`: {e}") from e
 
 
 def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -379,7 +370,9 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     """Make the env once and check every (reward, algorithm) pair that will run on it."""
-    from rewardlab.baselines.sb3 import check_action_space, check_reward_for_learner, make_env
+    from rewardlab.baselines.registry import get_trainer
+    from rewardlab.baselines.sb3 import make_env
+    from rewardlab.shaping.pbrs import check_discount
     from rewardlab.shaping.terms import from_config, ref_to_callable
 
     try:
@@ -400,21 +393,22 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
         raise ConfigError(f"`{where}`: the env could not be reset: {e}") from e
     finally:
         probe.close()
-    ppo = _torch_ppo()
+    parallel = env["parallel_env"] is not None
     for a in cfg["algorithms"]:
-        if a["algo"] == ppo.ALGO_NAME:
-            if env["parallel_env"] is not None:
-                raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({ppo.ALGO_NAME}) trains single-agent Gymnasium "
-                                  "envs only; use an SB3 algorithm (parameter-shared) for `parallel_env` entries")
-            ppo.check_action_space(action_space, env["id"])
-        else:
-            check_action_space(a["algo"], action_space, env["id"] or env["parallel_env"])
-        gamma = _algorithm_gamma(a)
+        trainer = get_trainer(a["algo"])
+        if parallel and not trainer.multi_agent:
+            raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({trainer.name}) trains single-agent Gymnasium envs only; "
+                              "use a multi-agent trainer for `parallel_env` entries")
+        if not parallel and not trainer.single_agent:
+            raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({trainer.name}) trains `parallel_env` (multi-agent) "
+                              "envs only; use a single-agent trainer for Gymnasium ids")
+        trainer.check_action_space(action_space, env["id"] or env["parallel_env"])
+        gamma = trainer.gamma(a["hyperparams"])
         for r in env["rewards"]:
             term = from_config(cfg["rewards"][r])
             try:
                 term.bind(potentials_id)  # resolves named potentials against this env
-                check_reward_for_learner(term, gamma, where=f"rewards.{r}")
+                check_discount(term, gamma, where=f"rewards.{r}")
             except RewardlabError as e:
                 raise ConfigError(f"`{where}` with reward `{r}` and algorithm `{a['name']}`: {e}") from e
     for r in env["rewards"]:
@@ -546,7 +540,8 @@ def reference() -> str:
     import rewardlab  # noqa: F401  (the same term types registered as in every run)
     from rewardlab.ablation.hyperparams import RANGES
 
-    ppo = _torch_ppo()
+    from rewardlab.baselines.registry import get_trainer, trainer_names
+
     out = [
         "# Ablation config reference",
         "",
@@ -576,11 +571,21 @@ def reference() -> str:
     for name, (low, high, low_open, high_open, why) in RANGES.items():
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         out.append(f"| `{name}` | {interval} | {why} |")
-    out += ["", f"## `{ppo.ALGO_NAME}` hyper-parameters (`PPOArgs`)", "", "| field | type | default |", "|---|---|---|"]
-    for f in fields(ppo.PPOArgs):
-        out.append(f"| `{f.name}` | {_cell(f.type)} | {_cell(repr(f.default))} |")
+    out += ["", "## Trainers", "", "| `algo` | single-agent | multi-agent (`parallel_env`) | `normalize_obs` | resumes after a kill |",
+            "|---|---|---|---|---|"]
+    yes = {True: "yes", False: "no"}
+    for name in trainer_names():
+        t = get_trainer(name)
+        out.append(f"| `{name}` | {yes[t.single_agent]} | {yes[t.multi_agent]} | {yes[t.normalize_obs]} | {yes[t.resumable]} |")
+    for name in trainer_names():
+        args = get_trainer(name).hyperparams
+        if not (inspect.isclass(args) and is_dataclass(args)):
+            continue
+        out += ["", f"## `{name}` hyper-parameters (`{args.__name__}`)", "", "| field | type | default |", "|---|---|---|"]
+        for f in fields(args):
+            out.append(f"| `{f.name}` | {_cell(f.type)} | {_cell(repr(f.default))} |")
     out += ["", "SB3 algorithms take the keyword arguments of their class (see the SB3 documentation);",
-            "`env`, `seed`, `verbose` and `_init_setup_model` are set by rewardlab.",
+            "`env`, `seed`, `verbose`, `tensorboard_log` and `_init_setup_model` are set by rewardlab.",
             "", "## Reward term types", "",
             "A term config is `{type: <name>, <argument>: <value>, ...}`; arguments without a default are required.",
             "", "| type | arguments | what it pays |", "|---|---|---|"]

@@ -6,8 +6,12 @@ reward and ``is_success`` where the env defines it (envs without it show task re
 Only records of the runs in the folder's ``config.yaml`` count (:func:`sweep_status`); the page
 says how many stale or corrupt records were left out.
 
-Functions: :func:`sweep_status`, :func:`load`, :func:`final_table`, :func:`format_table`, :func:`write_report`;
-class :class:`SweepStatus`.
+Learned blends (:class:`~rewardlab.shaping.bilevel.Blend`) log their weights per rollout into each
+record's ``learner_log`` (``blend/<term>/w_<aux>``, ``.../b``, ``.../gamma``); :func:`load_blend_weights`
+reads them and the page plots them over training.
+
+Functions: :func:`sweep_status`, :func:`load`, :func:`load_blend_weights`, :func:`final_table`,
+:func:`format_table`, :func:`write_report`; class :class:`SweepStatus`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from rewardlab.ablation.stats import iqm, probability_of_improvement, stratified
 from rewardlab.ablation.store import COMPLETED, RunStore, Scan
 from rewardlab.errors import MissingExtraError, StoreError
 
-__all__ = ["load", "final_table", "format_table", "write_report", "sweep_status", "SweepStatus"]
+__all__ = ["load", "load_blend_weights", "final_table", "format_table", "write_report", "sweep_status", "SweepStatus"]
 
 _KEYS = ["env", "reward", "algo"]
 
@@ -155,6 +159,35 @@ def load(path: str | Path | SweepStatus, include_failed: bool = False) -> Any:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _is_blend_param(key: str) -> bool:
+    # the outer-step metrics plotted over training: the learned weights, bias and discount
+    if not key.startswith("blend/"):
+        return False
+    leaf = key[key.rindex("/"):]
+    return leaf.startswith("/w_") or leaf in ("/b", "/gamma")
+
+
+def load_blend_weights(path: str | Path | SweepStatus) -> Any:
+    """The learned blend parameters of a sweep's completed runs, one row per (run, rollout, parameter).
+
+    Read from each record's ``learner_log`` rows: keys ``blend/<term>/w_<aux>``, ``blend/<term>/b``
+    and ``blend/<term>/gamma``. Columns: ``key, env, reward, algo, seed, step, param, value``
+    (``param`` is the key without its ``blend/`` prefix). Empty when no run learned a blend.
+    """
+    pd = _pandas()
+    rows = []
+    status = path if isinstance(path, SweepStatus) else sweep_status(path)
+    for rec in status.scan.completed.values():
+        spec = rec["spec"]
+        base = {"key": rec["key"], "env": spec.get("env", {}).get("label"), "reward": spec.get("reward_name"),
+                "algo": spec.get("algo", {}).get("name"), "seed": rec.get("seed")}  # fmt: skip
+        for row in rec.get("learner_log") or []:
+            for key, value in row.items():
+                if _is_blend_param(key) and isinstance(value, (int, float)) and math.isfinite(value):
+                    rows.append({**base, "step": row.get("step"), "param": key[len("blend/"):], "value": float(value)})
+    return pd.DataFrame(rows, columns=["key", *_KEYS, "seed", "step", "param", "value"])
+
+
 def _term_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     # A term's share of the training reward: its summed |value| over all terms' summed |value|, averaged over seeds.
     shares: dict[str, list[float]] = {}
@@ -266,6 +299,33 @@ def _plot_env(df: Any, env: str, out: Path) -> Path:
     return path
 
 
+def _plot_blend_weights(weights: Any, env: str, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = weights[weights["env"] == env]
+    groups = sorted(data.groupby(["reward", "algo"], sort=True), key=lambda kv: kv[0])
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), squeeze=False)
+    for ax, ((reward, algo), g) in zip(axes[0], groups):
+        for param, p in g.groupby("param", sort=True):
+            wide = p.pivot_table(index="step", columns="seed", values="value").sort_index()
+            values = wide.to_numpy()
+            (line,) = ax.plot(wide.index.to_numpy(), np.nanmean(values, axis=1), label=f"{param} (n={values.shape[1]})")
+            ax.fill_between(wide.index.to_numpy(), np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=line.get_color(), alpha=0.15)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("learned parameter")
+        ax.set_title(f"{env}: {reward} / {algo}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / f"{env}-blend.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _mean(x: np.ndarray) -> float | np.ndarray:
     # Mean over runs and tasks; keeps a leading batch axis like iqm().
     x = np.asarray(x)
@@ -294,6 +354,7 @@ Term shares: each reward term's summed absolute value over training, as a share 
 <h2>Learning curves</h2>
 <p class="note">Mean over seeds; the band is a 95% bootstrap interval of the mean.</p>
 {plots}
+{blend}
 {failed}
 <script>
 // Marks the page when every plot has loaded, so a headless browser check can tell.
@@ -332,6 +393,19 @@ def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
         )
     except OSError as e:
         raise StoreError(f"Cannot write the report's plots into `{plots_dir}`: {e.strerror or e}") from e
+    weights = load_blend_weights(status)
+    blend_html = ""
+    if len(weights):
+        try:
+            images = "\n".join(
+                f'<h3>{html.escape(env)}</h3><img src="plots/{html.escape(p.name)}" alt="learned blend weights on {html.escape(env)}">'
+                for env in sorted(weights["env"].unique())
+                for p in [_plot_blend_weights(weights, env, plots_dir)]
+            )
+        except OSError as e:
+            raise StoreError(f"Cannot write the report's plots into `{plots_dir}`: {e.strerror or e}") from e
+        blend_html = ("<h2>Learned blend weights</h2><p class=\"note\">Per rollout, from each run's outer step "
+                      "(<code>blend/&lt;term&gt;/&lt;param&gt;</code> in its learner log): mean over seeds, the band spans min to max.</p>" + images)
     failed = list(status.scan.failed.values())
     failed_html = ""
     if failed:
@@ -344,6 +418,7 @@ def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
         evaluation="Deterministic (greedy)" if (cfg.get("evaluation") or {}).get("deterministic", True) else "Stochastic (sampled actions)",
         table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",
         plots=plots or "<p>No curves.</p>",
+        blend=blend_html,
         failed=failed_html,
     )
     return RunStore(root, create=False).write_text("report.html", page), shown

@@ -26,12 +26,14 @@ import math
 import multiprocessing as mp
 import os
 import queue
+import shutil
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from rewardlab.ablation.config import RunSpec
@@ -121,12 +123,18 @@ def run_sweep(
     stream: TextIO | None = None,
     clean: bool = False,
     ray_timeout: float | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> dict[str, int]:
     """Execute every run whose record is missing, corrupt or stale (or failed, with ``retry_failed``).
 
     Before any run trains it takes the folder's lock, checks that runs/ is writable, moves corrupt
     records aside (``<key>.json.corrupt``, each named on ``stream``) and, with ``clean``, moves
     stale records (of another config or rewardlab version) into ``stale/``.
+
+    Each run gets its own folders, outside its spec: ``<tensorboard_dir>/<run key>/`` for its
+    TensorBoard log (when ``tensorboard_dir`` is given) and, when its trainer is resumable,
+    ``<store>/checkpoints/<run key>/``: a run killed mid-way (SIGKILL, a lost machine) resumes
+    there from its last checkpoint on the next sweep; the folder is removed once its record is stored.
 
     Returns counts: ``total`` (runs of the grid), ``skipped`` (completed earlier), ``completed`` and
     ``failed`` (this call), ``failed_earlier`` (kept failed, not retried), ``failed_total`` (runs
@@ -153,10 +161,11 @@ def run_sweep(
     progress = Progress(len(runs), len(plan.completed), stream, failed_earlier)
     progress.draw(force=True)
     if plan.todo:
+        folders = _RunFolders(store, tensorboard_dir)
         if backend == "local":
-            _run_local(plan.todo, store, workers or _cores(), progress)
+            _run_local(plan.todo, store, workers or _cores(), progress, folders)
         else:
-            _run_ray(plan.todo, store, workers, progress, ray_timeout)
+            _run_ray(plan.todo, store, workers, progress, folders, ray_timeout)
     progress.close()
     failed_total = progress.failed + failed_earlier
     if failed_total:
@@ -188,7 +197,32 @@ def _die_with_parent() -> None:
 _STORE_FAILED = 3  # a run process's exit code when it trained but could not write its record
 
 
-def _child(spec: RunSpec, root: str, messages: Any, parent: int) -> None:
+class _RunFolders:
+    """Each run's own TensorBoard and checkpoint folders (absolute paths: Ray workers run elsewhere)."""
+
+    def __init__(self, store: RunStore, tensorboard_dir: str | Path | None):
+        self.store = store
+        self.tensorboard_dir = None if tensorboard_dir is None else Path(tensorboard_dir).absolute()
+
+    def kwargs(self, spec: RunSpec) -> dict[str, str | None]:
+        from rewardlab.baselines.registry import get_trainer
+
+        resumable = get_trainer(spec["algo"]["algo"]).resumable
+        return {
+            "tensorboard_dir": None if self.tensorboard_dir is None else str(self.tensorboard_dir / spec["key"]),
+            "checkpoint_dir": str(self.checkpoint_dir(spec["key"])) if resumable else None,
+        }
+
+    def checkpoint_dir(self, key: str) -> Path:
+        return self.store.root.absolute() / "checkpoints" / key
+
+    def finished(self, key: str, record: dict[str, Any]) -> None:
+        """A stored completed run needs its checkpoint no more; a failed one keeps it (a retry resumes)."""
+        if record.get("status") == COMPLETED:
+            shutil.rmtree(self.checkpoint_dir(key), ignore_errors=True)
+
+
+def _child(spec: RunSpec, root: str, messages: Any, parent: int, folders: dict[str, str | None]) -> None:
     _die_with_parent()
     if os.getppid() != parent:  # the sweep died before prctl took effect
         os._exit(1)
@@ -198,7 +232,7 @@ def _child(spec: RunSpec, root: str, messages: Any, parent: int) -> None:
             os._exit(1)
         messages.put(("steps", spec["key"], n))
 
-    record = execute_run(spec, report)
+    record = execute_run(spec, report, **folders)
     try:
         RunStore(root).write(record)
     except StoreError as e:  # the driver stops the sweep with this message (the disk filled, or went read-only)
@@ -208,7 +242,7 @@ def _child(spec: RunSpec, root: str, messages: Any, parent: int) -> None:
         sys.exit(_STORE_FAILED)
 
 
-def _run_local(todo: list[RunSpec], store: RunStore, workers: int, progress: Progress) -> None:
+def _run_local(todo: list[RunSpec], store: RunStore, workers: int, progress: Progress, folders: _RunFolders) -> None:
     ctx = mp.get_context("spawn")  # fork would copy the driver's torch threads and locks
     messages = ctx.Queue()
     pending = list(todo)
@@ -230,7 +264,7 @@ def _run_local(todo: list[RunSpec], store: RunStore, workers: int, progress: Pro
         while pending or running:
             while pending and len(running) < workers and store_error is None:
                 spec = pending.pop(0)
-                proc = ctx.Process(target=_child, args=(spec, str(store.root), messages, os.getpid()), daemon=True)
+                proc = ctx.Process(target=_child, args=(spec, str(store.root), messages, os.getpid(), folders.kwargs(spec)), daemon=True)
                 proc.start()
                 running[spec["key"]] = (proc, spec)
                 progress.started(spec["key"])
@@ -250,6 +284,7 @@ def _run_local(todo: list[RunSpec], store: RunStore, workers: int, progress: Pro
                 if record is None:  # killed or segfaulted before writing: record the death
                     record = _died(spec, f"run process exited with code {proc.exitcode} without writing a record")
                     store.write(record)
+                folders.finished(key, record)
                 progress.finished(key, record)
             if store_error is not None:
                 break
@@ -355,7 +390,8 @@ def connect_ray(timeout: float | None = None) -> None:
         raise ConfigError(f"Cannot connect to {where}: {type(failure[0]).__name__}: {failure[0]}; {fix}") from failure[0]
 
 
-def _run_ray(todo: list[RunSpec], store: RunStore, workers: int | None, progress: Progress, timeout: float | None = None) -> None:
+def _run_ray(todo: list[RunSpec], store: RunStore, workers: int | None, progress: Progress, folders: _RunFolders,
+             timeout: float | None = None) -> None:
     import ray
 
     connect_ray(timeout)
@@ -367,7 +403,7 @@ def _run_ray(todo: list[RunSpec], store: RunStore, workers: int | None, progress
         while pending or in_flight:
             while pending and len(in_flight) < limit:
                 spec = pending.pop(0)
-                in_flight[remote.remote(spec)] = spec
+                in_flight[remote.remote(spec, None, **folders.kwargs(spec))] = spec
                 progress.started(spec["key"])
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
             for ref in ready:
@@ -377,6 +413,7 @@ def _run_ray(todo: list[RunSpec], store: RunStore, workers: int | None, progress
                 except Exception as e:  # noqa: BLE001 - a worker that died takes only its run with it
                     record = _died(spec, f"Ray task failed: {type(e).__name__}: {e}")
                 store.write(record)  # StoreError ends the sweep: the next records could not be stored either
+                folders.finished(spec["key"], record)
                 progress.finished(spec["key"], record)
     finally:
         for ref in in_flight:  # only when the sweep stops early

@@ -22,9 +22,11 @@ import numpy as np
 from pettingzoo.utils.env import ParallelEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from rewardlab.baselines.sb3 import TrainResult, algorithm_class, learn_and_evaluate, algorithm_gamma, check_action_space, check_reward_for_learner
+from rewardlab.baselines.sb3 import TrainResult, algorithm_class, algorithm_gamma, check_action_space, learn_and_evaluate
 from rewardlab.baselines.sb3_callbacks import observation_normalizer, success_of
 from rewardlab.errors import ConfigError, InvalidParameter
+from rewardlab.shaping.bilevel import outer_terms
+from rewardlab.shaping.pbrs import check_discount
 from rewardlab.shaping.terms import Term, from_config
 from rewardlab.wrappers.parallel import ParallelRewardShaping
 
@@ -199,12 +201,17 @@ def train_parallel(
     normalize_obs: bool = False,
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
+    tensorboard_dir: str | None = None,
+    checkpoint_dir: str | None = None,
 ) -> TrainResult:
     """Parameter-shared training (PPO by default) on a PettingZoo ParallelEnv; ``total_steps`` counts agent-steps.
 
     PBRS terms are checked against the learner's gamma. ``episodes`` holds one record per agent
     episode (task return = the agent's summed ``task_reward``); ``curve`` holds deterministic
     evaluations of :func:`evaluate_parallel` on an unshaped ``env_fn()`` seeded ``10_000 + seed``.
+    Each agent's own term tree (one per agent and env copy) trains its learned terms at every
+    rollout end; ``learner_log`` holds their metrics averaged over the trees. ``tensorboard_dir``
+    and ``checkpoint_dir`` are as in :func:`rewardlab.baselines.sb3.train` (no checkpoints).
 
     Example:
         >>> from pettingzoo.classic import rps_v2
@@ -222,16 +229,19 @@ def train_parallel(
     gamma = algorithm_gamma(algo, hyperparams)
     if isinstance(reward, Mapping) and "type" not in reward:
         for agent, t in reward.items():
-            check_reward_for_learner(from_config(t), gamma, where=f"reward[{agent!r}]")
+            check_discount(from_config(t), gamma, where=f"reward[{agent!r}]")
     else:
-        check_reward_for_learner(from_config(reward if reward is not None else "EnvReward"), gamma)
+        check_discount(from_config(reward if reward is not None else "EnvReward"), gamma)
     venv: VecEnv = make_parallel_vec_env(env_fn, reward, n_copies, seed)
+    terms = [t for env in venv.envs for t in env.terms.values()]
+    if any(outer_terms(t) for t in terms):  # a blend's outer step needs its rows to line up with one (T, N) rollout
+        raise ConfigError("A learned blend (Blend) is not supported by parameter-shared SB3 training; use a single-agent env")
     check_action_space(algo, venv.action_space, "parallel env")
     if normalize_obs:
         venv = VecNormalize(venv, norm_obs=True, norm_reward=False)
     try:
-        model = cls(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, **hyperparams)
+        model = cls(hyperparams.pop("policy", "MlpPolicy"), venv, seed=seed, tensorboard_log=tensorboard_dir, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
     return learn_and_evaluate(model, venv, env_fn(), total_steps, eval_every, eval_episodes, seed, progress,
-                              evaluate_parallel, eval_deterministic)
+                              evaluate_parallel, eval_deterministic, terms=terms, tensorboard_dir=tensorboard_dir)

@@ -14,7 +14,14 @@ CleanRL's ``ppo.py`` in structure (hyper-parameters in :class:`PPOArgs`, storage
   Corridors-R5, measured on one CPU core), other
   ids as ``SyncVectorEnv``, shaped by :class:`~rewardlab.wrappers.VectorRewardShaping`.
 * **Learned bonus terms** (RND, E3B) train once per rollout, from what they recorded while
-  scoring it (:func:`~rewardlab.shaping.bonuses.training.update_learned_terms`).
+  scoring it (:func:`~rewardlab.shaping.bonuses.training.update_learned_terms`); then learned
+  blends take their outer step on the same, still on-policy, rollout
+  (:func:`~rewardlab.shaping.bilevel.outer.outer_step`), before the policy update.
+* **Checkpoints and TensorBoard**: ``checkpoint_dir`` saves the whole run state at rollout
+  boundaries (agent, optimiser, random streams, logs, the pickled envs with their term trees) and
+  resumes from it to the same numbers; ``tensorboard_dir`` writes the shared scalar tags.
+* **HL-Gauss critic** (``value_loss="hl_gauss"``): value learning as classification over bins
+  (:mod:`rewardlab.baselines.hl_gauss`).
 * **The task's own metric.** Training episodes log the task return (``info["task_reward"]``),
   success and each term's episode sum; evaluation runs an unshaped copy of the env. A run returns
   the same record (:class:`PPOResult`) as the SB3 path, so the ablation store and report read both.
@@ -33,7 +40,9 @@ In an ablation config this trainer is ``algo: TorchPPO``; its ``hyperparams`` ar
 from __future__ import annotations
 
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,15 +54,21 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from rewardlab.baselines.checkpoint import dump_envs, load_checkpoint, load_envs, rng_state, save_checkpoint, set_rng_state
+from rewardlab.baselines.hl_gauss import HLGauss
+from rewardlab.baselines.registry import Trainer, TrainRequest
 from rewardlab.baselines.result import RunResult
-from rewardlab.errors import ConfigError, InvalidParameter
+from rewardlab.baselines.tensorboard import ScalarLog
+from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean
+from rewardlab.shaping.bilevel.outer import PolicyBatch, outer_step, outer_terms
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
+from rewardlab.shaping.pbrs import check_discount
 from rewardlab.shaping.terms import Term, from_config
 from rewardlab.wrappers.refs import wrapper_fns
 from rewardlab.wrappers.vector import VectorRewardShaping
 
-__all__ = ["ALGO_NAME", "PPOArgs", "Agent", "Rollout", "PPOResult", "compute_gae", "make_vec_env",
-           "check_action_space", "evaluate", "train", "train_env"]
+__all__ = ["ALGO_NAME", "TRAINERS", "VALUE_LOSSES", "PPOArgs", "Agent", "Rollout", "PPOResult", "compute_gae",
+           "make_vec_env", "check_action_space", "evaluate", "train", "train_env"]
 
 #: The trainer's name in ablation configs (``algorithms: [{algo: TorchPPO, ...}]``).
 ALGO_NAME = "TorchPPO"
@@ -73,6 +88,10 @@ class PPOArgs:
         Traceback (most recent call last):
         ...
         rewardlab.errors.InvalidParameter: `gamma` must be in (0, 1]. Received 1.5
+        >>> PPOArgs(value_loss="hl_gauss", v_max=100.0)
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.InvalidParameter: value_loss='hl_gauss' needs `v_min` and `v_max`, the range of returns the critic can represent; `v_min` is missing
     """
 
     n_steps: int = 128
@@ -110,6 +129,16 @@ class PPOArgs:
     two wide first layers when the encoder's output is wide (embedded grids)"""
     embed_dim: int = 8
     """embedding size per cell of integer-grid observations"""
+    value_loss: str = "mse"
+    """"mse": a scalar critic and the squared error; "hl_gauss": a categorical critic over `n_bins` bins of
+    [`v_min`, `v_max`] trained by cross-entropy to a Gaussian-smoothed target (Farebrother et al., 2024,
+    "Stop Regressing"; :mod:`rewardlab.baselines.hl_gauss`)"""
+    n_bins: int = 51
+    """bins of the hl_gauss critic"""
+    v_min: float | None = None
+    """low end of the hl_gauss support (required with hl_gauss: the lowest return to represent)"""
+    v_max: float | None = None
+    """high end of the hl_gauss support (required with hl_gauss; e.g. 1 / (1 - gamma) for rewards in [0, 1])"""
     device: str = "cpu"
     """torch device of the learner: "cpu" or "cuda" (the env runs where it runs)"""
 
@@ -135,8 +164,32 @@ class PPOArgs:
         for name in ("anneal_lr", "normalize_advantage"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameter(f"`{name}` must be true or false. Received {getattr(self, name)!r}")
+        self._check_value_loss()
         if not isinstance(self.device, str):
             raise InvalidParameter(f"`device` must be a torch device name such as 'cpu' or 'cuda'. Received {self.device!r}")
+
+
+    def _check_value_loss(self) -> None:
+        if self.value_loss not in VALUE_LOSSES:
+            raise InvalidParameter(f"`value_loss` must be one of {list(VALUE_LOSSES)}. Received {self.value_loss!r}"
+                                   + did_you_mean(str(self.value_loss), VALUE_LOSSES))
+        if self.value_loss == "mse":
+            # The MSE critic has no support: a range given for it would be silently ignored.
+            for name in ("v_min", "v_max"):
+                if getattr(self, name) is not None:
+                    raise InvalidParameter(f"`{name}` applies to value_loss='hl_gauss' only. Received {name}={getattr(self, name)!r} with value_loss='mse'")
+            return
+        for name in ("v_min", "v_max"):
+            if getattr(self, name) is None:
+                raise InvalidParameter(f"value_loss='hl_gauss' needs `v_min` and `v_max`, the range of returns the critic can represent; `{name}` is missing")
+        # Value clipping moves a scalar around the old value; a distribution has no such clip here.
+        if self.clip_range_vf is not None:
+            raise InvalidParameter(f"`clip_range_vf` applies to value_loss='mse' only. Received clip_range_vf={self.clip_range_vf!r} with value_loss='hl_gauss'")
+        HLGauss(self.v_min, self.v_max, self.n_bins)  # checks the bounds and the bin count
+
+
+#: The critic losses :class:`PPOArgs` accepts.
+VALUE_LOSSES = ("mse", "hl_gauss")
 
 
 def _check_range(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
@@ -246,12 +299,29 @@ class Agent(nn.Module):
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         n_out = int(action_space.n) if self.discrete else int(np.prod(action_space.shape))
         self.actor = _mlp(n_in, args.hidden, n_out, 0.01)
-        self.critic = _mlp(n_in, args.hidden, 1, 1.0)
+        # hl_gauss: the critic's outputs are logits over the bins; its value is their expected centre.
+        self.hl_gauss = HLGauss(args.v_min, args.v_max, args.n_bins) if args.value_loss == "hl_gauss" else None
+        self.critic = _mlp(n_in, args.hidden, args.n_bins if self.hl_gauss is not None else 1, 1.0)
         if not self.discrete:
             self.log_std = nn.Parameter(torch.zeros(n_out))
 
+    def critic_value(self, critic_out: torch.Tensor) -> torch.Tensor:
+        """The critic's output (``(B, 1)``, or ``(B, n_bins)`` logits for hl_gauss) -> values ``(B,)``."""
+        return self.hl_gauss.value(critic_out) if self.hl_gauss is not None else critic_out.squeeze(-1)
+
     def value(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return self.critic(self.encoder(obs)).squeeze(-1)
+        return self.critic_value(self.critic(self.encoder(obs)))
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """The parameters the policy's log-probabilities depend on: encoder, actor and log-std."""
+        return [*self.encoder.parameters(), *self.actor.parameters(), *([self.log_std] if not self.discrete else [])]
+
+    def log_prob(self, obs: Mapping[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        """``log pi(action | obs)`` under the current policy, with a graph (the actor only, no critic)."""
+        out = self.actor(self.encoder(obs))
+        if self.discrete:
+            return torch.log_softmax(out, dim=-1).gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        return self._gaussian_logp(out, action)
 
     def act(self, obs: Mapping[str, torch.Tensor], generator: torch.Generator, deterministic: bool = False
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -271,10 +341,12 @@ class Agent(nn.Module):
             noise = torch.zeros_like(out) if deterministic else torch.randn(out.shape, generator=generator, device=out.device)
             action = out + std * noise
             logp = self._gaussian_logp(out, action)
-        return action, logp, self.critic(x).squeeze(-1)
+        return action, logp, self.critic_value(self.critic(x))
 
     def evaluate(self, obs: Mapping[str, torch.Tensor], action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-prob and entropy of `action` under the current policy, and the value: for the loss."""
+        """Log-prob and entropy of `action` under the current policy, and the critic's raw output for
+        the loss: values ``(B,)``, or ``(B, n_bins)`` logits for hl_gauss (:meth:`critic_value` turns
+        them into values)."""
         x = self.encoder(obs)
         out = self.actor(x)
         if self.discrete:
@@ -284,7 +356,8 @@ class Agent(nn.Module):
         else:
             logp = self._gaussian_logp(out, action)
             entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(out.shape[0])
-        return logp, entropy, self.critic(x).squeeze(-1)
+        critic_out = self.critic(x)
+        return logp, entropy, critic_out if self.hl_gauss is not None else critic_out.squeeze(-1)
 
     def _gaussian_logp(self, mean: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         z = (action - mean) / self.log_std.exp()
@@ -466,6 +539,14 @@ class _EpisodeLog:
             for v in self._terms.values():
                 v[i] = 0.0
 
+    def drop_partial(self) -> None:
+        """Forget the episodes in progress (their envs were reset without ending them)."""
+        self._ret[:], self._len[:] = 0.0, 0
+        for v in self._terms.values():
+            v[:] = 0.0
+        if self._fallbacks is not None:
+            self._fallbacks[:] = 0
+
 
 def _success(info: Mapping[str, Any], i: int) -> float:
     # No success criterion is invented: an env that does not report `is_success` gets NaN.
@@ -503,26 +584,45 @@ def evaluate(agent: Agent, envs: gym.vector.VectorEnv, seed: int, deterministic:
 
 @dataclass(kw_only=True)
 class PPOResult(RunResult):
-    """What :func:`train` returns: the agent and the run's record (read by the ablation store)."""
+    """What :func:`train` returns: the agent and the run's record (read by the ablation store).
+
+    ``learner_log`` (a :class:`RunResult` field) has one row per rollout when the term tree has
+    learned or outer-step terms, ``[]`` otherwise.
+    """
 
     agent: Agent
-    #: Per rollout: ``{"step", "losses/...", "charts/sps", "charts/samples", bonus metrics}``.
+    #: Per rollout: ``{"step", "losses/...", "charts/sps", "charts/samples", bonus and blend metrics}``.
     metrics: list[dict[str, float]] = field(default_factory=list)
-    #: The last rollout, with its advantages and returns (for inspection and tests).
+    #: The last rollout, with its advantages and returns (for inspection and tests; None when the
+    #: run resumed from a checkpoint of a finished run).
     rollout: Rollout | None = None
+    #: The rollout index this run resumed at (0: it started fresh).
+    resumed_at: int = 0
+
+
+def _discount_term(outer: Sequence[Term]) -> Term | None:
+    """The outer term that learns the discount (a ``Blend(learn_gamma=True)``), if any; GAE then uses its ``discount``."""
+    learning = [t for t in outer if getattr(t, "learn_gamma", False)]
+    # One learner has one discount: two learned ones would pull it two ways.
+    if len(learning) > 1:
+        raise ConfigError(f"At most one term may learn the discount; {[t.name for t in learning]} all have learn_gamma=True")
+    return learning[0] if learning else None
 
 
 def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int = 0, *,
           eval_envs: gym.vector.VectorEnv | None = None, eval_every: int | None = None,
           eval_deterministic: bool = True, progress: Callable[[int], None] | None = None,
-          torch_threads: int | None = 1) -> PPOResult:
+          torch_threads: int | None = 1, tensorboard_dir: str | None = None, checkpoint_dir: str | None = None,
+          checkpoint_every_s: float = 60.0) -> PPOResult:
     """Train PPO on `envs` for at least `total_steps` env steps (whole rollouts; dummy steps count).
 
     Args:
         args: hyper-parameters.
         envs: any Gymnasium VectorEnv in NEXT_STEP or SAME_STEP autoreset mode, usually shaped
             (:func:`make_vec_env`); if a :class:`VectorRewardShaping` is in its stack, learned
-            terms of its tree are trained after every rollout.
+            terms of its tree are trained after every rollout, and outer-step terms (``Blend``)
+            take their step before each policy update (a Blend that learns its discount sets the
+            GAE discount to its ``discount``).
         total_steps: env steps summed over sub-envs.
         seed: seeds torch (network init, sampling, minibatches) and ``envs.reset``; on CPU the
             same seed gives the same run.
@@ -532,6 +632,23 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
         eval_deterministic: greedy actions in evaluation, or sampled as in training.
         progress: optional ``fn(steps)`` called about once a second.
         torch_threads: ``torch.set_num_threads`` (one by default; None leaves it alone).
+        tensorboard_dir: this run's TensorBoard folder (None: no log); tags as in
+            :mod:`rewardlab.baselines.tensorboard`.
+        checkpoint_dir: this run's checkpoint folder (None: no checkpoints). The run saves one at a
+            rollout boundary at most every `checkpoint_every_s` seconds and at the end, and resumes
+            from the one it finds there: the same seed then gives the same numbers as an
+            uninterrupted run (curve, episodes, parameters). The envs are pickled into the checkpoint
+            and the resumed run continues on that copy (``envs`` is then used for nothing else);
+            where they do not pickle (an ``AsyncVectorEnv``, a term holding a live client), the term
+            tree's ``state_dict`` is saved instead and the resumed run resets ``envs`` with seed
+            ``seed + global_step``: it goes on training but no longer matches an uninterrupted run
+            (a warning says so). A resumed run keeps this call's `total_steps` (the learning-rate
+            schedule follows it); a checkpoint of another seed or other hyper-parameters is an error.
+        checkpoint_every_s: seconds between checkpoints (0: after every rollout).
+
+    Raises:
+        ConfigError: the checkpoint in `checkpoint_dir` was written by a run with another seed or
+            other hyper-parameters.
 
     Example:
         >>> envs = make_vec_env("CartPole-v1", 2)
@@ -542,9 +659,8 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     """
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
         raise InvalidParameter(f"`total_steps` must be a positive integer. Received {total_steps!r}")
-    mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
-    if mode == AutoresetMode.DISABLED:
-        raise InvalidParameter("`envs` must autoreset (NEXT_STEP or SAME_STEP); received a vector env with autoreset_mode DISABLED")
+    if isinstance(checkpoint_every_s, bool) or not isinstance(checkpoint_every_s, (int, float)) or not checkpoint_every_s >= 0:
+        raise InvalidParameter(f"`checkpoint_every_s` must be a non-negative number of seconds. Received {checkpoint_every_s!r}")
     check_action_space(envs.single_action_space, str(envs.spec.id if envs.spec else envs))
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
@@ -555,8 +671,21 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
 
     agent = Agent(envs.single_observation_space, envs.single_action_space, args).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
+    saved = load_checkpoint(checkpoint_dir)
+    run_id = {"seed": seed, "args": repr(args)}
+    if saved is not None and saved["run"] != run_id:
+        raise ConfigError(f"The checkpoint in `{checkpoint_dir}` belongs to another run ({saved['run']}), not to this one "
+                          f"({run_id}); delete it or give this run its own `checkpoint_dir`")
+    own_envs = saved is not None and saved["envs"] is not None
+    if own_envs:
+        envs = load_envs(saved["envs"])  # the envs exactly as they were at the checkpoint
+    mode = AutoresetMode(envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+    if mode == AutoresetMode.DISABLED:
+        raise InvalidParameter("`envs` must autoreset (NEXT_STEP or SAME_STEP); received a vector env with autoreset_mode DISABLED")
     term = _shaping_term(envs)
     learned = term is not None and bool(learned_terms(term))
+    outer = outer_terms(term) if term is not None else []
+    discount_term = _discount_term(outer)
     T, N = args.n_steps, envs.num_envs
     buf = Rollout.allocate(T, N, envs.single_observation_space, envs.single_action_space, device)
     to_torch = _ToTorch(envs.single_observation_space, device)
@@ -565,10 +694,32 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     log = _EpisodeLog(N)
     curve: list[dict[str, float]] = []
     metrics: list[dict[str, float]] = []
+    learner_log: list[dict[str, float]] = []
     eval_every = eval_every or max(1, total_steps // 10)
     eval_seed = 10_000 + seed
-
-    eval_time = 0.0  # seconds spent evaluating, taken out of the training steps/s
+    eval_time, wall_before = 0.0, 0.0  # seconds spent evaluating (taken out of the training steps/s); wall time before a resume
+    global_step, next_eval, first_rollout = 0, eval_every, 0
+    if saved is None:
+        obs, _ = envs.reset(seed=seed)
+        next_obs, prev_done = to_torch(obs), np.zeros(N, dtype=bool)
+    else:
+        agent.load_state_dict(saved["agent"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"], generator, perm_generator)
+        log, curve, metrics, learner_log = saved["log"], saved["curve"], saved["metrics"], saved["learner_log"]
+        global_step, next_eval, first_rollout = saved["global_step"], saved["next_eval"], saved["rollout"]
+        eval_time, wall_before = saved["eval_time_s"], saved["wall_time_s"]
+        if own_envs:
+            next_obs, prev_done = {k: v.to(device) for k, v in saved["next_obs"].items()}, saved["prev_done"]
+        else:
+            warnings.warn(f"The envs of the checkpoint in `{checkpoint_dir}` could not be pickled; the resumed run "
+                          "resets them and no longer matches an uninterrupted run", stacklevel=2)
+            if term is not None:
+                term.load_state_dict(saved["term"])
+            obs, _ = envs.reset(seed=seed + global_step)
+            next_obs, prev_done = to_torch(obs), np.zeros(N, dtype=bool)
+            log.drop_partial()
+    tb = ScalarLog(tensorboard_dir, purge_step=global_step if saved is not None else None)
 
     def run_evaluation(step: int) -> None:
         nonlocal eval_time
@@ -577,18 +728,31 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
             ret, success = evaluate(agent, eval_envs, eval_seed, eval_deterministic)
             eval_time += time.perf_counter() - t0
             curve.append({"step": step, "task_return": ret, "success": success})
+            tb.add_many({"eval/task_return": ret, "eval/success": success}, step)
 
     start = time.perf_counter()
-    last_progress = 0.0
-    obs, _ = envs.reset(seed=seed)
-    next_obs = to_torch(obs)
-    prev_done = np.zeros(N, dtype=bool)
-    global_step, next_eval = 0, eval_every
-    run_evaluation(0)
-    for rollout_i in range(n_rollouts):
+    last_progress, last_checkpoint = 0.0, time.monotonic()
+
+    def checkpoint(next_rollout: int) -> None:
+        tb.flush()
+        pickled_envs = dump_envs(envs)  # the term tree travels inside; its state_dict only when they do not pickle
+        save_checkpoint(checkpoint_dir, {
+            "run": run_id, "rollout": next_rollout, "global_step": global_step, "next_eval": next_eval,
+            "agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": rng_state(generator, perm_generator),
+            "log": log, "curve": curve, "metrics": metrics, "learner_log": learner_log,
+            "eval_time_s": eval_time, "wall_time_s": wall_before + time.perf_counter() - start,
+            "envs": pickled_envs, "next_obs": {k: v.cpu() for k, v in next_obs.items()}, "prev_done": prev_done,
+            "term": term.state_dict() if term is not None and pickled_envs is None else None,
+        })
+
+    if saved is None:
+        run_evaluation(0)
+    for rollout_i in range(first_rollout, n_rollouts):
         if args.anneal_lr:
             optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - rollout_i / n_rollouts)
         rollout_start = time.perf_counter()
+        n_episodes_before = len(log.episodes)
         final_values: dict[tuple[int, int], float] = {}  # SAME_STEP truncations: (t, env) -> V(final obs)
 
         # ---- collect: T vector steps with the current policy
@@ -622,6 +786,15 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
         if learned:  # learned bonuses train on what they recorded; the next rollout is scored with them
             for name, values in update_learned_terms(term).items():
                 rollout_metrics.update({f"bonus/{name}/{k}": float(v) for k, v in values.items()})
+        if outer:  # the outer step (Blend) sees this rollout on-policy: before the update
+            flat_obs = {k: v.reshape(T * N, *v.shape[2:]) for k, v in buf.obs.items()}  # t-major: row t*N + i
+            flat_actions = buf.actions.reshape(T * N, *buf.actions.shape[2:])
+            rollout_metrics.update(outer_step(term, PolicyBatch(
+                log_prob=lambda: agent.log_prob(flat_obs, flat_actions), parameters=agent.actor_parameters(),
+                terminated=buf.terminated.cpu().numpy(), truncated=buf.truncated.cpu().numpy(),
+                valid=buf.valid.cpu().numpy(), step=global_step)))
+        if learned or outer:
+            learner_log.append({"step": global_step, **rollout_metrics})
 
         # ---- advantages: V of each step's true successor is V of the next stored obs (NEXT_STEP
         # stores the final obs on the dummy step), or V(final_obs) for a SAME_STEP truncation.
@@ -630,8 +803,9 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
             buf.next_values[-1] = agent.value(next_obs)
         for (t, i), v in final_values.items():
             buf.next_values[t, i] = v
+        gamma = args.gamma if discount_term is None else float(discount_term.discount)
         buf.advantages, buf.returns = compute_gae(buf.rewards, buf.values, buf.next_values, buf.terminated,
-                                                  buf.truncated, buf.valid, args.gamma, args.gae_lambda)
+                                                  buf.truncated, buf.valid, gamma, args.gae_lambda)
 
         # ---- update: n_epochs of minibatches over the valid transitions only
         keep = buf.valid.reshape(-1).nonzero().squeeze(1)
@@ -644,7 +818,7 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
             perm = torch.randperm(n_samples, generator=perm_generator).to(device)
             for begin in range(0, n_samples, args.batch_size):
                 mb = perm[begin: begin + args.batch_size]
-                new_logp, entropy, new_value = agent.evaluate({k: v[mb] for k, v in b_obs.items()}, b_actions[mb])
+                new_logp, entropy, critic_out = agent.evaluate({k: v[mb] for k, v in b_obs.items()}, b_actions[mb])
                 log_ratio = new_logp - b_logprobs[mb]
                 ratio = log_ratio.exp()
                 with torch.no_grad():
@@ -654,11 +828,15 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
                 if args.normalize_advantage and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - args.clip_range, 1 + args.clip_range)).mean()
-                v_err = (new_value - b_returns[mb]) ** 2
-                if args.clip_range_vf is not None:
-                    clipped = b_values[mb] + (new_value - b_values[mb]).clamp(-args.clip_range_vf, args.clip_range_vf)
-                    v_err = torch.max(v_err, (clipped - b_returns[mb]) ** 2)
-                v_loss, ent = v_err.mean(), entropy.mean()
+                if agent.hl_gauss is not None:  # cross-entropy to the return's smoothed histogram
+                    v_loss = agent.hl_gauss.loss(critic_out, b_returns[mb])
+                else:
+                    v_err = (critic_out - b_returns[mb]) ** 2
+                    if args.clip_range_vf is not None:
+                        clipped = b_values[mb] + (critic_out - b_values[mb]).clamp(-args.clip_range_vf, args.clip_range_vf)
+                        v_err = torch.max(v_err, (clipped - b_returns[mb]) ** 2)
+                    v_loss = v_err.mean()
+                ent = entropy.mean()
                 loss = pg_loss - args.ent_coef * ent + args.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
@@ -673,47 +851,120 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
             "charts/samples": n_samples, "charts/sps": T * N / (time.perf_counter() - rollout_start),
         })
         metrics.append(rollout_metrics)
+        tb.add_many({k: v for k, v in rollout_metrics.items() if k != "step"}, global_step)
+        tb.add_many(_episode_scalars(log.episodes[n_episodes_before:]), global_step)
         if global_step >= next_eval:
             run_evaluation(global_step)
             while next_eval <= global_step:
                 next_eval += eval_every
+        if checkpoint_dir is not None and (rollout_i == n_rollouts - 1 or time.monotonic() - last_checkpoint >= checkpoint_every_s):
+            checkpoint(rollout_i + 1)
+            last_checkpoint = time.monotonic()
+    ran = first_rollout < n_rollouts
     if eval_envs is not None and curve[-1]["step"] != global_step:
         run_evaluation(global_step)
-    wall = time.perf_counter() - start
+    tb.close()
+    wall = wall_before + time.perf_counter() - start
     if progress is not None:
         progress(global_step)
+    if own_envs:
+        envs.close()
     return PPOResult(agent=agent, curve=curve, episodes=log.episodes, term_totals=log.term_totals,
-                     term_abs_totals=log.term_abs_totals, steps=global_step, wall_time_s=wall, eval_time_s=eval_time, metrics=metrics, rollout=buf)
+                     term_abs_totals=log.term_abs_totals, steps=global_step, wall_time_s=wall, eval_time_s=eval_time,
+                     metrics=metrics, learner_log=learner_log, rollout=buf if ran else None, resumed_at=first_rollout)
+
+
+def _episode_scalars(episodes: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """TensorBoard's ``train/...`` and ``terms/...`` scalars: means over the episodes that ended in a rollout."""
+    if not episodes:
+        return {}
+    out = {"train/episode_task_return": float(np.mean([e["task_return"] for e in episodes]))}
+    success = [e["success"] for e in episodes if not math.isnan(e["success"])]
+    if success:
+        out["train/episode_success"] = float(np.mean(success))
+    for name in episodes[0]["terms"]:
+        out[f"terms/{name}"] = float(np.mean([e["terms"].get(name, 0.0) for e in episodes]))
+    return out
 
 
 def train_env(env_id: str, reward: Term | Mapping[str, Any] | str | None = None, total_steps: int = 10_000, seed: int = 0,
               n_envs: int = 8, hyperparams: Mapping[str, Any] | None = None, env_kwargs: Mapping[str, Any] | None = None,
               wrappers: Sequence[Any] = (), max_episode_steps: int | None = None, eval_every: int | None = None,
               eval_episodes: int = 5, eval_deterministic: bool = True, progress: Callable[[int], None] | None = None,
-              torch_threads: int | None = 1) -> PPOResult:
+              torch_threads: int | None = 1, tensorboard_dir: str | None = None, checkpoint_dir: str | None = None,
+              checkpoint_every_s: float = 60.0) -> PPOResult:
     """Train TorchPPO on ``env_id`` shaped by ``reward`` and evaluate on the task reward (the ablation entry).
 
     The same arguments as :func:`rewardlab.baselines.sb3.train` where they apply: ``hyperparams``
     are :class:`PPOArgs` fields, ``n_envs`` sub-envs train (batched for gridhack), and
-    ``eval_episodes`` sub-envs of an unshaped copy evaluate.
+    ``eval_episodes`` sub-envs of an unshaped copy evaluate. ``tensorboard_dir``, ``checkpoint_dir``
+    and ``checkpoint_every_s`` are :func:`train`'s.
 
     Raises:
         ConfigError: unknown hyper-parameters, an env it cannot make, a PBRS term whose gamma
             differs from ``hyperparams["gamma"]``.
     """
-    from rewardlab.baselines.sb3 import check_reward_for_learner
-
     try:
         args = PPOArgs(**dict(hyperparams or {}))
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{ALGO_NAME}`: {e}") from e
     term = from_config(reward if reward is not None else "EnvReward")
-    check_reward_for_learner(term, args.gamma)
+    check_discount(term, args.gamma)
     envs = make_vec_env(env_id, n_envs, term, env_kwargs, wrappers, max_episode_steps)
     eval_envs = make_vec_env(env_id, eval_episodes, None, env_kwargs, wrappers, max_episode_steps)
     try:
         return train(args, envs, total_steps, seed, eval_envs=eval_envs, eval_every=eval_every,
-                     eval_deterministic=eval_deterministic, progress=progress, torch_threads=torch_threads)
+                     eval_deterministic=eval_deterministic, progress=progress, torch_threads=torch_threads,
+                     tensorboard_dir=tensorboard_dir, checkpoint_dir=checkpoint_dir, checkpoint_every_s=checkpoint_every_s)
     finally:
         envs.close()
         eval_envs.close()
+
+
+# ---------------------------------------------------------------- registry entry
+
+
+def _gamma(hyperparams: Mapping[str, Any]) -> float:
+    return float(hyperparams.get("gamma", PPOArgs.gamma))
+
+
+def _collection(hyperparams: Mapping[str, Any], n_envs: int) -> tuple[int, str]:
+    return n_envs * int(hyperparams.get("n_steps", PPOArgs.n_steps)), "rollouts of n_envs x n_steps"
+
+
+def _train_request(request: TrainRequest) -> PPOResult:
+    """One ablation run: :func:`train_env` with the request's env, reward, budget and folders."""
+    # TorchPPO scales bounded Box observations itself and embeds id grids; it has no running normaliser.
+    if request.normalize_obs:
+        raise ConfigError(f"`normalize_obs` is not supported by `{ALGO_NAME}` (it scales bounded Box observations itself)")
+    env = request.env
+    return train_env(
+        env["id"], request.reward, total_steps=request.total_steps, seed=request.seed, n_envs=request.n_envs,
+        hyperparams=request.hyperparams, env_kwargs=env.get("kwargs"), wrappers=env.get("wrappers") or (),
+        max_episode_steps=env.get("max_episode_steps"), eval_every=request.eval_every, eval_episodes=request.eval_episodes,
+        eval_deterministic=request.eval_deterministic, progress=request.progress,
+        tensorboard_dir=request.tensorboard_dir, checkpoint_dir=request.checkpoint_dir,
+        checkpoint_every_s=_checkpoint_every_s(),
+    )  # fmt: skip
+
+
+#: Environment variable: seconds between an ablation run's checkpoints (default 60; tests of
+#: killed sweeps set it low so that a checkpoint exists before the kill).
+CHECKPOINT_EVERY_ENV = "REWARDLAB_CHECKPOINT_EVERY_S"
+
+
+def _checkpoint_every_s() -> float:
+    raw = os.environ.get(CHECKPOINT_EVERY_ENV, "60")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not value >= 0:
+        raise ConfigError(f"`{CHECKPOINT_EVERY_ENV}` must be a non-negative number of seconds. Received {raw!r}")
+    return value
+
+
+#: This module's registry entries (:mod:`rewardlab.baselines.registry`).
+TRAINERS = [Trainer(name=ALGO_NAME, train=_train_request, hyperparams=PPOArgs, gamma=_gamma,
+                    check_action_space=check_action_space, collection=_collection,
+                    normalize_obs=False, resumable=True)]

@@ -30,6 +30,9 @@ class RunResult:
     wall_time_s: float = 0.0
     #: Seconds of those spent evaluating (not training).
     eval_time_s: float = 0.0
+    #: One row per rollout/collection: ``"step"`` and the learned terms' metrics
+    #: (``"bonus/<term>/<metric>"``) and outer steps' (``"blend/<term>/<metric>"``).
+    learner_log: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def steps_per_s(self) -> float:

@@ -1,7 +1,8 @@
 """Stable-Baselines3 on shaped rewardlab envs: env factories, the reward/learner checks and ``train``.
 
 Functions: :func:`make_env`, :func:`make_vec_env`, :func:`algorithm_class`, :func:`algorithm_gamma`,
-:func:`check_reward_for_learner`, :func:`train`; class :class:`TrainResult`.
+:func:`train`; class :class:`TrainResult`; :data:`TRAINERS`, one registry entry per algorithm of
+:data:`ALGORITHMS` (see :mod:`rewardlab.baselines.registry`).
 
 The wrapper order is fixed on purpose: ``gym.make`` -> user wrappers -> SB3 ``Monitor`` ->
 ``DummyVecEnv`` -> :class:`~rewardlab.wrappers.SB3RewardShaping`. Monitor sits inside the shaping,
@@ -11,7 +12,6 @@ so SB3's own ``rollout/ep_rew_mean`` is the task return, not the shaped one.
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +19,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from rewardlab.baselines.registry import Trainer, TrainRequest
 from rewardlab.baselines.result import RunResult
 from rewardlab.errors import ConfigError, InvalidParameter, MissingExtraError, did_you_mean
-from rewardlab.shaping.pbrs import PBRS
+from rewardlab.shaping.pbrs import check_discount
 from rewardlab.shaping.terms import Term, from_config, ref_to_callable
 
 try:
@@ -32,7 +33,16 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("rewardlab.baselines.sb3", "train", e) from e
 
-from rewardlab.baselines.sb3_callbacks import EpisodeLogger, ProgressCallback, TaskEvaluation, evaluate_task
+from rewardlab.baselines.sb3_blend import blend_callbacks
+from rewardlab.baselines.sb3_callbacks import (
+    EpisodeLogger,
+    LearnedTermsCallback,
+    ProgressCallback,
+    ScalarLogCallback,
+    TaskEvaluation,
+    evaluate_task,
+)
+from rewardlab.baselines.tensorboard import ScalarLog
 from rewardlab.wrappers.refs import WrapperRef, wrapper_fns
 from rewardlab.wrappers.sb3 import SB3RewardShaping
 
@@ -41,8 +51,8 @@ __all__ = [
     "TrainResult",
     "algorithm_class",
     "algorithm_gamma",
+    "TRAINERS",
     "check_action_space",
-    "check_reward_for_learner",
     "make_env",
     "make_vec_env",
     "train",
@@ -81,34 +91,6 @@ def algorithm_gamma(name: str, hyperparams: Mapping[str, Any] | None = None) -> 
     if hyperparams and "gamma" in hyperparams:
         return float(hyperparams["gamma"])
     return float(inspect.signature(algorithm_class(name).__init__).parameters["gamma"].default)
-
-
-def check_reward_for_learner(term: Term, gamma: float, where: str = "reward") -> None:
-    """Raise if a PBRS term in `term` disagrees with the learner on the discount or on time limits.
-
-    PBRS is policy-invariant only when its gamma is the learner's gamma, and the learners here (SB3
-    and TorchPPO) bootstrap at truncation, so PBRS must keep ``Phi(s')`` there (``truncation="bootstrap"``).
-
-    Example:
-        >>> from rewardlab.shaping import EnvReward, PBRS
-        >>> check_reward_for_learner(EnvReward() + PBRS("energy", gamma=0.9), gamma=0.99)
-        Traceback (most recent call last):
-        ...
-        rewardlab.errors.ConfigError: `reward` has PBRS term `pbrs_energy` with gamma 0.9, but the learner's gamma is 0.99; PBRS is policy-invariant only with the learner's discount: set both to the same value
-    """
-    for t in term.walk():
-        if not isinstance(t, PBRS):
-            continue
-        if not math.isclose(t.gamma, gamma, rel_tol=0, abs_tol=1e-12):
-            raise ConfigError(
-                f"`{where}` has PBRS term `{t.name}` with gamma {t.gamma}, but the learner's gamma is {gamma}; "
-                "PBRS is policy-invariant only with the learner's discount: set both to the same value"
-            )
-        if t.truncation != "bootstrap":
-            raise ConfigError(
-                f"`{where}` has PBRS term `{t.name}` with truncation={t.truncation!r}, but the learner bootstraps "
-                "at time limits; use truncation='bootstrap'"
-            )
 
 
 def make_env(
@@ -206,6 +188,8 @@ def train(
     progress: Callable[[int], None] | None = None,
     torch_threads: int | None = 1,
     verbose: int = 0,
+    tensorboard_dir: str | None = None,
+    checkpoint_dir: str | None = None,
 ) -> TrainResult:
     """Train an SB3 algorithm on ``env_id`` shaped by ``reward`` and evaluate it on the task reward.
 
@@ -226,6 +210,13 @@ def train(
         progress: optional ``fn(num_timesteps)`` called about once a second.
         torch_threads: ``torch.set_num_threads`` for this process (one by default: more threads on
             a busy CPU made SB3 PPO 11x slower, see specs/performance.md); None leaves it alone.
+        tensorboard_dir: this run's TensorBoard folder: rewardlab's tags (see
+            :mod:`rewardlab.baselines.tensorboard`) in it, SB3's own scalars in its ``sb3_1/``.
+        checkpoint_dir: accepted for the common trainer signature; SB3 runs do not checkpoint
+            (their registry entries say ``resumable=False``), so a killed SB3 run starts over.
+
+    Learned terms (RND, E3B) train once per rollout (collection, for off-policy learners) and a
+    learned blend runs its outer step; their metrics are in ``result.learner_log``.
 
     Raises:
         ConfigError: unknown algorithm, an action space the algorithm cannot use, or a PBRS term
@@ -243,7 +234,7 @@ def train(
     hyperparams = dict(hyperparams or {})
     cls = algorithm_class(algo)
     term = from_config(reward if reward is not None else "EnvReward")
-    check_reward_for_learner(term, algorithm_gamma(algo, hyperparams))
+    check_discount(term, algorithm_gamma(algo, hyperparams))
     venv = make_vec_env(env_id, term, n_envs, seed, wrappers, max_episode_steps, **dict(env_kwargs or {}))
     check_action_space(algo, venv.action_space, env_id)
     if normalize_obs:
@@ -251,11 +242,11 @@ def train(
     eval_env = make_env(env_id, env_kwargs, wrappers, max_episode_steps)
     policy = hyperparams.pop("policy", _policy_for(venv.observation_space))
     try:
-        model = cls(policy, venv, seed=seed, verbose=verbose, **hyperparams)
+        model = cls(policy, venv, seed=seed, verbose=verbose, tensorboard_log=tensorboard_dir, **hyperparams)
     except TypeError as e:
         raise ConfigError(f"Bad hyper-parameters for `{algo}`: {e}") from e
     return learn_and_evaluate(model, venv, eval_env, total_steps, eval_every, eval_episodes, seed, progress,
-                              deterministic=eval_deterministic)
+                              deterministic=eval_deterministic, terms=[term], tensorboard_dir=tensorboard_dir)
 
 
 def learn_and_evaluate(
@@ -269,8 +260,15 @@ def learn_and_evaluate(
     progress: Any = None,
     evaluate: Callable[..., tuple[float, float]] | None = None,
     deterministic: bool = True,
+    terms: Sequence[Term] = (),
+    tensorboard_dir: str | None = None,
 ) -> TrainResult:
-    """Train `model` while logging episodes and evaluating on the task reward; close the envs after."""
+    """Train `model` while logging episodes and evaluating on the task reward; close the envs after.
+
+    `terms` are the term trees the envs are shaped with (one per env, or one per agent): their
+    learned terms train at every rollout end and their learned blends run their outer step; the
+    metrics of both go to ``learner_log``, merged by step.
+    """
     logger = EpisodeLogger()
     every = eval_every or max(1, total_steps // 10)
     eval_time = [0.0]  # seconds spent evaluating, taken out of the training steps/s
@@ -283,9 +281,14 @@ def learn_and_evaluate(
             eval_time[0] += time.perf_counter() - t0
 
     evaluation = TaskEvaluation(eval_env, every, eval_episodes, 10_000 + seed, timed_evaluate, deterministic=deterministic)
-    callbacks = [logger, evaluation] + ([ProgressCallback(progress)] if progress is not None else [])
+    learned = LearnedTermsCallback(list(terms))
+    blends = [cb for term in terms for cb in blend_callbacks(term)]
+    callbacks = [logger, evaluation, learned, *blends] + ([ProgressCallback(progress)] if progress is not None else [])
+    if tensorboard_dir is not None:
+        logs = [learned.log, *(cb.log for cb in blends)]
+        callbacks.append(ScalarLogCallback(ScalarLog(tensorboard_dir), logger, evaluation, logs))
     start = time.perf_counter()
-    model.learn(total_steps, callback=callbacks)
+    model.learn(total_steps, callback=callbacks, tb_log_name="sb3")
     wall = time.perf_counter() - start
     venv.close()
     eval_env.close()
@@ -298,4 +301,98 @@ def learn_and_evaluate(
         steps=int(model.num_timesteps),
         wall_time_s=wall,
         eval_time_s=eval_time[0],
+        learner_log=merge_logs([learned.log, *(cb.log for cb in blends)]),
     )
+
+
+def merge_logs(logs: Sequence[Sequence[Mapping[str, float]]]) -> list[dict[str, float]]:
+    """Rows of several per-rollout logs merged by ``"step"``, in step order.
+
+    Example:
+        >>> merge_logs([[{"step": 8, "bonus/rnd/loss": 0.5}], [{"step": 8, "blend/blend/w": 1.0}, {"step": 16, "blend/blend/w": 2.0}]])
+        [{'step': 8, 'bonus/rnd/loss': 0.5, 'blend/blend/w': 1.0}, {'step': 16, 'blend/blend/w': 2.0}]
+    """
+    rows: dict[int, dict[str, float]] = {}
+    for log in logs:
+        for row in log:
+            rows.setdefault(int(row["step"]), {"step": int(row["step"])}).update(row)
+    return [rows[k] for k in sorted(rows)]
+
+
+# ---------------------------------------------------------------- registry entries
+
+
+class _NeedsExtra:
+    """Stands in for the ``__init__`` of an algorithm whose package is missing: using it names the extra."""
+
+    def __init__(self, algo: str):
+        self.algo = algo
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        algorithm_class(self.algo)  # raises MissingExtraError
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return algorithm_class(self.algo)(*args, **kwargs)
+
+
+def _collection(algo: str, hyperparams: Mapping[str, Any], n_envs: int) -> tuple[int, str] | None:
+    """PPO-style learners collect rollouts of ``n_envs x n_steps``, off-policy ones ``n_envs x train_freq``."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    cls = algorithm_class(algo)
+    params = inspect.signature(cls.__init__).parameters
+    if issubclass(cls, OnPolicyAlgorithm):
+        return n_envs * int(hyperparams.get("n_steps", params["n_steps"].default)), "rollouts of n_envs x n_steps"
+    if issubclass(cls, OffPolicyAlgorithm):
+        freq = hyperparams.get("train_freq", params["train_freq"].default)
+        if isinstance(freq, (list, tuple)):
+            if len(freq) != 2 or freq[1] != "step":  # episode-based collection: its length is not known ahead
+                return None
+            freq = freq[0]
+        return n_envs * int(freq), "collections of n_envs x train_freq"
+    return None
+
+
+def _train_request(algo: str, request: TrainRequest) -> TrainResult:
+    """One ablation run: :func:`train` on a Gymnasium id, or parameter-shared training on a ``parallel_env``."""
+    env = request.env
+    common = dict(
+        reward=request.reward, total_steps=request.total_steps, seed=request.seed, hyperparams=request.hyperparams,
+        eval_every=request.eval_every, eval_episodes=request.eval_episodes, eval_deterministic=request.eval_deterministic,
+        normalize_obs=request.normalize_obs, progress=request.progress, tensorboard_dir=request.tensorboard_dir,
+        checkpoint_dir=request.checkpoint_dir,
+    )  # fmt: skip
+    if env.get("parallel_env") is not None:
+        from rewardlab.baselines.multiagent import train_parallel
+
+        make = ref_to_callable(env["parallel_env"], "parallel_env")
+        kwargs = dict(env.get("kwargs") or {})
+        return train_parallel(lambda: make(**kwargs), algo=algo, n_copies=request.n_envs, **common)
+    return train(algo, env["id"], n_envs=request.n_envs, env_kwargs=env.get("kwargs"), wrappers=env.get("wrappers") or (),
+                 max_episode_steps=env.get("max_episode_steps"), **common)
+
+
+def _entry(algo: str) -> Trainer:
+    try:
+        init: Callable[..., Any] = algorithm_class(algo).__init__
+    except MissingExtraError:  # sb3-contrib not installed: the entry exists and names the extra when used
+        init = _NeedsExtra(algo)
+    return Trainer(
+        name=algo,
+        train=lambda request: _train_request(algo, request),
+        hyperparams=init,
+        gamma=lambda hyperparams: algorithm_gamma(algo, hyperparams),
+        check_action_space=lambda space, where: check_action_space(algo, space, where),
+        collection=lambda hyperparams, n_envs: _collection(algo, hyperparams, n_envs),
+        single_agent=True,
+        multi_agent=True,  # parameter-shared, through rewardlab.baselines.multiagent.train_parallel
+        normalize_obs=True,
+        resumable=False,
+    )
+
+
+#: This module's registry entries, one per algorithm of :data:`ALGORITHMS`.
+TRAINERS: list[Trainer] = [_entry(algo) for algo in ALGORITHMS]

@@ -3,7 +3,11 @@
 * :class:`EpisodeLogger` — per training episode: task return, success, length and each reward
   term's episode sum (read from the ``task_reward`` / ``reward_terms`` infos the shaping fronts write);
 * :class:`TaskEvaluation` — periodic deterministic evaluation on the env's own reward;
-* :class:`ProgressCallback` — calls ``fn(num_timesteps)`` at most every ``every_s`` seconds.
+* :class:`ProgressCallback` — calls ``fn(num_timesteps)`` at most every ``every_s`` seconds;
+* :class:`ScalarLogCallback` — writes the contract's TensorBoard tags through a
+  :class:`~rewardlab.baselines.tensorboard.ScalarLog` at every rollout end;
+* :class:`LearnedTermsCallback` — trains the learned terms (RND, E3B) of one or more term trees at
+  every rollout end and keeps their metrics (``bonus/<term>/<metric>``), one row per rollout.
 
 Function :func:`evaluate_task` runs the evaluation episodes.
 """
@@ -19,7 +23,10 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-__all__ = ["EpisodeLogger", "TaskEvaluation", "ProgressCallback", "evaluate_task", "observation_normalizer", "success_of"]
+from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
+from rewardlab.shaping.terms import Term
+
+__all__ = ["EpisodeLogger", "LearnedTermsCallback", "ScalarLogCallback", "TaskEvaluation", "ProgressCallback", "evaluate_task", "observation_normalizer", "success_of"]
 
 
 def success_of(info: dict[str, Any]) -> float:
@@ -182,3 +189,95 @@ class ProgressCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.fn(int(self.num_timesteps))
+
+
+class LearnedTermsCallback(BaseCallback):
+    """Train the learned terms of `terms` (one tree per env, or one per agent) at every rollout end.
+
+    SB3 computes advantages before ``on_rollout_end``, so the rollout was scored (and its advantages
+    computed) with the old weights; the next rollout is scored with the new ones, as in TorchPPO.
+    Metrics of several trees (a parameter-shared run has one tree per agent and env copy) are averaged
+    per name. :attr:`log` holds one ``{"step", "bonus/<term>/<metric>": value}`` row per rollout that
+    trained something; the values also go to SB3's logger.
+
+    Example:
+        >>> from stable_baselines3 import PPO
+        >>> from rewardlab.baselines.sb3 import make_vec_env
+        >>> from rewardlab.shaping import EnvReward
+        >>> from rewardlab.shaping.bonuses import RND
+        >>> term = EnvReward() + 0.1 * RND(embed_dim=8, hidden=16, seed=0)
+        >>> callback = LearnedTermsCallback([term])
+        >>> _ = PPO("MlpPolicy", make_vec_env("CartPole-v1", term), n_steps=32, batch_size=32, n_epochs=1, seed=0).learn(64, callback=callback)
+        >>> [row["step"] for row in callback.log], [t.version for t in learned_terms(term)]
+        ([32, 64], [2])
+    """
+
+    def __init__(self, terms: list[Term]):
+        super().__init__()
+        self.terms = [t for t in terms if learned_terms(t)]
+        self.log: list[dict[str, float]] = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        sums: dict[str, list[float]] = {}
+        for term in self.terms:
+            for name, metrics in update_learned_terms(term).items():
+                for key, value in metrics.items():
+                    sums.setdefault(f"bonus/{name}/{key}", []).append(float(value))
+        if not sums:
+            return
+        row = {"step": int(self.num_timesteps), **{k: float(np.mean(v)) for k, v in sums.items()}}
+        for key, value in row.items():
+            if key != "step":
+                self.logger.record(key, value)
+        self.log.append(row)
+
+
+class ScalarLogCallback(BaseCallback):
+    """Write rewardlab's TensorBoard tags (see :mod:`rewardlab.baselines.tensorboard`) at each rollout end.
+
+    Reads what the other callbacks recorded (put it after them): the episodes of `episodes` that
+    ended since the last write (``train/episode_*`` and ``terms/<name>``, means over those
+    episodes), the new rows of `curve` (``eval/*``) and of each `logs` list (``bonus/...``,
+    ``blend/...``), and ``charts/sps``.
+    """
+
+    def __init__(self, scalars: Any, episodes: EpisodeLogger, evaluation: TaskEvaluation, logs: list[list[dict[str, float]]]):
+        super().__init__()
+        self.scalars, self.episodes, self.evaluation, self.logs = scalars, episodes, evaluation, logs
+        self._seen = {"episodes": 0, "curve": 0, **{f"log{i}": 0 for i in range(len(logs))}}
+        self._t0, self._steps0 = time.perf_counter(), 0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _write(self) -> None:
+        step = int(self.num_timesteps)
+        new = self.episodes.episodes[self._seen["episodes"]:]
+        self._seen["episodes"] = len(self.episodes.episodes)
+        if new:
+            values = {"train/episode_task_return": float(np.mean([e["task_return"] for e in new])),
+                      "train/episode_success": float(np.mean([e["success"] for e in new]))}
+            for name in {n for e in new for n in e["terms"]}:
+                values[f"terms/{name}"] = float(np.mean([e["terms"].get(name, 0.0) for e in new]))
+            self.scalars.add_many(values, step)
+        for row in self.evaluation.curve[self._seen["curve"]:]:
+            self.scalars.add_many({"eval/task_return": row["task_return"], "eval/success": row["success"]}, int(row["step"]))
+        self._seen["curve"] = len(self.evaluation.curve)
+        for i, log in enumerate(self.logs):
+            for row in log[self._seen[f"log{i}"]:]:
+                self.scalars.add_many({k: v for k, v in row.items() if k != "step"}, int(row["step"]))
+            self._seen[f"log{i}"] = len(log)
+        now = time.perf_counter()
+        if now > self._t0 and step > self._steps0:
+            self.scalars.add("charts/sps", (step - self._steps0) / (now - self._t0), step)
+        self._t0, self._steps0 = now, step
+
+    def _on_rollout_end(self) -> None:
+        self._write()
+
+    def _on_training_end(self) -> None:
+        self._write()  # the final evaluation comes after the last rollout
+        self.scalars.close()

@@ -3,7 +3,9 @@
 See :mod:`rewardlab.shaping.terms` for the protocol and the composition algebra.
 """
 
+from rewardlab.shaping.bilevel import Blend
 from rewardlab.shaping.bonuses import E3B, RND, EpisodicCount, GlobalCount, NovelD, update_learned_terms
+from rewardlab.shaping.combine import KRC, PAR, LogSigmoid, MultiplicativePenalty
 from rewardlab.shaping.gating import Gate, gate_rollout
 from rewardlab.shaping.pbrs import PBRS
 from rewardlab.shaping.potentials import potentials_for, register_potentials
@@ -50,4 +52,9 @@ __all__ = [
     "NovelD",
     "update_learned_terms",
     "LLMReward",
+    "KRC",
+    "LogSigmoid",
+    "PAR",
+    "MultiplicativePenalty",
+    "Blend",
 ]

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from rewardlab._array import batch_obs, namespace
-from rewardlab.errors import InvalidParameter, NonFiniteError
+from rewardlab.errors import ConfigError, InvalidParameter, NonFiniteError
 from rewardlab.shaping.potentials import Potential, resolve_potential
-from rewardlab.shaping.terms import SingleTransition, Term, Transition, register_term
+from rewardlab.shaping.terms import SingleTransition, Term, Transition, register_term, where
 
-__all__ = ["PBRS", "check_gamma"]
+__all__ = ["PBRS", "check_gamma", "check_discount"]
 
 TRUNCATION_MODES = ("bootstrap", "terminal")
 
@@ -119,26 +119,33 @@ class PBRS(Term):
             self._last_phi = namespace(phi).zeros_like(phi)
         self._last_phi = namespace(phi).where(mask, phi, self._last_phi)
 
+    def shaping(self, phi_next: Any, last_phi: Any, terminated: Any, truncated: Any) -> Any:
+        """The formula ``F = gamma * Phi(s') * (not end) - Phi(s)``, for arrays ``(N,)`` or one step's
+        floats and bools alike (``end`` is termination, or any done in ``"terminal"`` mode)."""
+        end = terminated | truncated if self._zero_on_truncation else terminated
+        return self.gamma * _unless(phi_next, end) - last_phi
+
     def __call__(self, t: Transition) -> Any:
         self._require_reset()
         phi_next = self.potential(t.next_obs)
-        end = t.terminated | t.truncated if self._zero_on_truncation else t.terminated
-        # Multiplying by masks (not `where`) is exact here since phi is finite, and cheaper at N = 1.
-        shaping = (self.gamma * (phi_next * ~end) - self._last_phi) * t.valid
+        # Dummy (invalid) steps of a vector env pay 0; masks multiply (exact since phi is finite, and cheap at small N).
+        value = self.shaping(phi_next, self._last_phi, t.terminated, t.truncated) * t.valid
         # The cache keeps Phi(s') as computed now: the value subtracted on leaving s' is the one added on entering it.
-        self._last_phi = namespace(phi_next).where(t.valid, phi_next, self._last_phi)
-        return shaping
+        self._last_phi = where(t.valid, phi_next, self._last_phi)
+        return value
 
     def single(self, s: SingleTransition) -> float:
-        # __call__ at N = 1 in float arithmetic (a float32 potential widens exactly to a Python float).
-        self._require_reset()
-        phi_next = float(self._bound_phi()(batch_obs(s.next_obs))[0])
+        # The same formula on floats (a float32 potential widens exactly to a Python float); a single
+        # env has no dummy steps. Checks inlined (no calls when they pass): this runs on every step.
+        if self._last_phi is None:
+            self._require_reset()
+        phi = self._phi if self._phi is not None else self._bound_phi()
+        phi_next = float(phi(batch_obs(s.next_obs))[0])
         if not math.isfinite(phi_next):
             self._non_finite(phi_next)
-        end = s.terminated or (s.truncated and self._zero_on_truncation)
-        shaping = self.gamma * (0.0 if end else phi_next) - float(self._last_phi[0])
+        value = self.shaping(phi_next, float(self._last_phi[0]), s.terminated, s.truncated)
         self._last_phi[0] = phi_next
-        return shaping
+        return value
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_phi": None if self._last_phi is None else self._last_phi.copy()}
@@ -147,3 +154,47 @@ class PBRS(Term):
         # A copy: single() updates the cache in place, which must not write into the caller's state.
         last = state["last_phi"]
         self._last_phi = None if last is None else namespace(last).asarray(last, copy=True)
+
+
+def _unless(x: Any, mask: Any) -> Any:
+    """``x`` where ``mask`` is False, else 0: for one step's bool or a boolean array (x finite)."""
+    if type(mask) is bool:
+        return 0.0 if mask else x
+    return x * ~mask
+
+
+def check_discount(term: Term, gamma: float, where: str = "reward") -> None:
+    """Raise if a PBRS term in `term` disagrees with the learner on the discount or on time limits.
+
+    PBRS is policy-invariant only when its gamma is the learner's gamma, and the learners here (SB3
+    and TorchPPO) bootstrap at truncation, so PBRS must keep ``Phi(s')`` there (``truncation="bootstrap"``).
+
+    Args:
+        term: the reward term tree the learner will be trained on.
+        gamma: the learner's discount.
+        where: what to call the tree in the message (a config key).
+
+    Raises:
+        ConfigError: naming the first PBRS term whose gamma or truncation mode disagrees.
+
+    Example:
+        >>> from rewardlab.shaping import EnvReward, PBRS
+        >>> check_discount(EnvReward() + PBRS("energy", gamma=0.99), gamma=0.99)
+        >>> check_discount(EnvReward() + PBRS("energy", gamma=0.9), gamma=0.99)
+        Traceback (most recent call last):
+        ...
+        rewardlab.errors.ConfigError: `reward` has PBRS term `pbrs_energy` with gamma 0.9, but the learner's gamma is 0.99; PBRS is policy-invariant only with the learner's discount: set both to the same value
+    """
+    for t in term.walk():
+        if not isinstance(t, PBRS):
+            continue
+        if not math.isclose(t.gamma, gamma, rel_tol=0, abs_tol=1e-12):
+            raise ConfigError(
+                f"`{where}` has PBRS term `{t.name}` with gamma {t.gamma}, but the learner's gamma is {gamma}; "
+                "PBRS is policy-invariant only with the learner's discount: set both to the same value"
+            )
+        if t.truncation != "bootstrap":
+            raise ConfigError(
+                f"`{where}` has PBRS term `{t.name}` with truncation={t.truncation!r}, but the learner bootstraps "
+                "at time limits; use truncation='bootstrap'"
+            )

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from rewardlab.errors import ConfigError, did_you_mean
 
 __all__ = ["Potential", "register_potentials", "potentials_for", "resolve_potential"]
@@ -31,14 +29,15 @@ def register_potentials(env_id: str, potentials: dict[str, Potential]) -> None:
 def potentials_for(env_id: str) -> dict[str, Potential]:
     """The named potentials of `env_id` (empty when it publishes none).
 
+    Env families publish theirs when :mod:`rewardlab.envs` registers them, which importing
+    :mod:`rewardlab` does.
+
     Example:
         >>> import numpy as np, rewardlab
         >>> phi = potentials_for("MountainCar-v0")["energy"]
         >>> phi(np.array([[-np.pi / 6, 0.0], [np.pi / 6, 0.0]])).round(3)
         array([-0.5,  0.5])
     """
-    import rewardlab.envs  # noqa: F401  (registration publishes the env families' potentials)
-
     return dict(_REGISTRY.get(env_id, {}))
 
 
@@ -63,31 +62,3 @@ def resolve_potential(potential: str | Potential, env_id: str | None) -> Potenti
             f"Env `{env_id}` publishes no potential `{potential}` (it publishes {sorted(named)}).{did_you_mean(potential, named)}"
         )
     return named[potential]
-
-
-# --- potentials of Gymnasium's own classic-control envs ---------------------------------------
-
-# MountainCar's gravity term is -0.0025*cos(3x) per step, i.e. a potential energy U(x) = 0.0025/3*sin(3x);
-# dividing by the valley-to-peak range 2*0.0025/3 puts a car at rest at the bottom at -0.5, at x=pi/6 at +0.5.
-_MC_ENERGY_SCALE = 3.0 / (2 * 0.0025)
-
-
-def mountain_car_energy(obs: Any) -> Any:
-    """Mechanical energy of MountainCar, 0.5*v^2 + 0.0025/3*sin(3x), scaled so the valley floor at rest is -0.5."""
-    x, v = obs[:, 0], obs[:, 1]
-    return _MC_ENERGY_SCALE * (0.5 * v * v + 0.0025 / 3.0 * np.sin(3.0 * x))
-
-
-def mountain_car_height(obs: Any) -> Any:
-    """Height of MountainCar's track, sin(3x), in [-1, 1]."""
-    return np.sin(3.0 * obs[:, 0])
-
-
-def cartpole_upright(obs: Any) -> Any:
-    """Minus the pole angle over CartPole's failure angle (0.2095 rad): 0 upright, -1 at failure."""
-    return np.abs(obs[:, 2]) * (-1.0 / 0.2095)  # one ufunc fewer than -abs(x) / 0.2095: this runs every step
-
-
-for _id in ("MountainCar-v0", "MountainCarContinuous-v0"):
-    register_potentials(_id, {"energy": mountain_car_energy, "height": mountain_car_height})
-register_potentials("CartPole-v1", {"upright": cartpole_upright})

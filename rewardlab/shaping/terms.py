@@ -42,6 +42,9 @@ __all__ = [
     "TERM_TYPES",
     "callable_to_ref",
     "ref_to_callable",
+    "evaluate",
+    "evaluate_components",
+    "where",
 ]
 
 
@@ -73,7 +76,9 @@ class SingleTransition:
     """One step of a single, unbatched env: observations without a batch axis, Python scalars.
 
     The single-env fronts evaluate terms on this form (see :meth:`Term.single`), because at N = 1
-    numpy's fixed cost per call (~1 µs) is many times the arithmetic of a reward term.
+    numpy's fixed cost per call (~1 µs) is many times the arithmetic of a reward term. It has the
+    field names of :class:`Transition` (``valid`` is always True: a single env has no dummy steps),
+    so a formula written in arithmetic that works on floats and arrays alike serves both forms.
     :meth:`batched` gives the equivalent N = 1 :class:`Transition` for terms without a scalar form.
     """
 
@@ -85,6 +90,10 @@ class SingleTransition:
     truncated: bool
     info: Any = field(default_factory=dict)
     _batched: Transition | None = field(default=None, repr=False)
+
+    @property
+    def valid(self) -> bool:
+        return True
 
     def batched(self) -> Transition:
         """This step as a :class:`Transition` with N = 1 (built once)."""
@@ -117,14 +126,21 @@ class Term:
     Subclasses call ``super().__init__(name, **params)`` with their constructor arguments (so the
     term can be written back to a config), and implement :meth:`__call__`. Stateful terms keep
     per-sub-env arrays, clear them in :meth:`reset` for the masked sub-envs, and skip updates where
-    ``transition.valid`` is False. A term may also override :meth:`single`, the same formula on one
-    unbatched step in floats, which the single-env wrappers call; it must agree with ``__call__``.
+    ``transition.valid`` is False.
+
+    One formula serves both paths. The single-env wrappers call :meth:`single` /
+    :meth:`single_components` on a :class:`SingleTransition`; by default that is the batched formula
+    at N = 1. A term whose ``__call__`` (and ``components``) is written in arithmetic that works on
+    Python floats and arrays alike (children through :func:`evaluate`, masks through :func:`where`)
+    sets ``scalar_formula = True``, and the same code then runs on floats, with no arrays built.
     """
 
     #: Names of constructor parameters that hold child terms (a Term or a list of Terms).
     child_params: ClassVar[tuple[str, ...]] = ()
     #: Names of constructor parameters that hold callables, serialised as "module:qualname".
     callable_params: ClassVar[tuple[str, ...]] = ()
+    #: True when ``__call__`` and ``components`` also accept a :class:`SingleTransition` (floats in, a float out).
+    scalar_formula: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None, **params: Any):
         if name is not None and (not isinstance(name, str) or not name):
@@ -151,12 +167,16 @@ class Term:
         return {self.name: self(t)}
 
     def single(self, s: SingleTransition) -> float:
-        """The term's value on one unbatched step. By default the batched path at N = 1; simple
-        terms override it with float arithmetic on the same formula and the same state."""
+        """The term's value on one unbatched step: its formula on floats when ``scalar_formula``,
+        else the batched formula at N = 1 (same state either way)."""
+        if self.scalar_formula:
+            return self(s)  # type: ignore[arg-type]
         return float(self(s.batched())[0])
 
     def single_components(self, s: SingleTransition) -> dict[str, float]:
         """:meth:`components` for one unbatched step."""
+        if self.scalar_formula:
+            return self.components(s)  # type: ignore[arg-type]
         return {self.name: self.single(s)}
 
     def bind(self, env_id: str | None) -> None:
@@ -245,6 +265,51 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def evaluate(term: Term, t: Transition | SingleTransition) -> Any:
+    """A child's value on either form of a step: ``term.single(t)`` (a float) or ``term(t)`` (an array)."""
+    return term.single(t) if type(t) is SingleTransition else term(t)
+
+
+def evaluate_components(term: Term, t: Transition | SingleTransition) -> dict[str, Any]:
+    """A child's named parts on either form of a step."""
+    return term.single_components(t) if type(t) is SingleTransition else term.components(t)
+
+
+def where(cond: Any, a: Any, b: Any, like: Any = None) -> Any:
+    """``a`` where ``cond`` else ``b``, for a Python bool (the single-env path) or an array of them.
+
+    ``like`` gives the dtype of Python-number branches for non-numpy arrays (torch).
+
+    Example:
+        >>> where(True, 2.0, 0.0), where(np.array([True, False]), 2.0, 0.0)
+        (2.0, array([2., 0.]))
+    """
+    if type(cond) is bool or type(cond) is np.bool_:  # one step's flag (a float path)
+        return a if cond else b
+    if isinstance(cond, (np.ndarray, np.bool_)):
+        return np.where(cond, a, b)
+    xp = namespace(cond)
+    dtype = None if like is None else like.dtype
+    a = a if hasattr(a, "shape") else xp.asarray(a, dtype=dtype)
+    b = b if hasattr(b, "shape") else xp.asarray(b, dtype=dtype)
+    return xp.where(cond, a, b)
+
+
+def _is_leaf(term: Term) -> bool:
+    # Leaves report one part named after themselves; sums and scales report their children's parts.
+    cls = type(term)
+    return cls.components is Term.components and cls.single_components is Term.single_components
+
+
+def _add_part(out: dict[str, Any], key: str, value: Any) -> None:
+    if key in out:  # two leaves with one name (e.g. two PBRS terms) stay separate entries
+        i = 2
+        while f"{key}_{i}" in out:
+            i += 1
+        key = f"{key}_{i}"
+    out[key] = value
+
+
 def _flatten_sum(t: Term) -> list[Term]:
     return list(t._params["terms"]) if type(t) is Sum and t._explicit_name is None else [t]
 
@@ -277,34 +342,30 @@ class Sum(Term):
     """
 
     child_params = ("terms",)
+    scalar_formula = True
 
     def __init__(self, terms: list[Term], name: str | None = None):
         super().__init__(name, terms=_check_terms(terms, "Sum.terms"))
+        # Built once: this runs every step, and the tree does not change after construction.
+        self._plan = tuple((c, _is_leaf(c)) for c in self._params["terms"])
 
     def __call__(self, t: Transition) -> Any:
-        return sum(self.components(t).values())
+        values = iter(self.components(t).values())
+        total = next(values)
+        for value in values:
+            total = total + value
+        return total
 
     def components(self, t: Transition) -> dict[str, Any]:
-        return _merge_parts(child.components(t) for child in self.children())
-
-    def single(self, s: SingleTransition) -> float:
-        return sum(self.single_components(s).values())
-
-    def single_components(self, s: SingleTransition) -> dict[str, float]:
-        return _merge_parts(child.single_components(s) for child in self.children())
-
-
-def _merge_parts(parts: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.items():
-            unique, i = key, 1
-            # Two leaves with one name (e.g. two PBRS terms) stay separate entries.
-            while unique in out:
-                i += 1
-                unique = f"{key}_{i}"
-            out[unique] = value
-    return out
+        single = type(t) is SingleTransition
+        out: dict[str, Any] = {}
+        for child, leaf in self._plan:
+            if leaf:
+                _add_part(out, child.name, child.single(t) if single else child(t))
+            else:
+                for key, value in (child.single_components(t) if single else child.components(t)).items():
+                    _add_part(out, key, value)
+        return out
 
 
 @register_term
@@ -319,6 +380,7 @@ class Scale(Term):
     """
 
     child_params = ("term",)
+    scalar_formula = True
 
     def __init__(self, term: Term, scale: float, name: str | None = None):
         # A non-finite or non-numeric weight would silently turn every reward into NaN.
@@ -330,22 +392,13 @@ class Scale(Term):
         return self._params["term"].name
 
     def __call__(self, t: Transition) -> Any:
-        return self._params["scale"] * self._params["term"](t)
+        return self._params["scale"] * evaluate(self._params["term"], t)
 
     def components(self, t: Transition) -> dict[str, Any]:
-        c = self._params["scale"]
         if self._explicit_name is not None:
             return {self.name: self(t)}
-        return {k: c * v for k, v in self._params["term"].components(t).items()}
-
-    def single(self, s: SingleTransition) -> float:
-        return self._params["scale"] * self._params["term"].single(s)
-
-    def single_components(self, s: SingleTransition) -> dict[str, float]:
         c = self._params["scale"]
-        if self._explicit_name is not None:
-            return {self.name: self.single(s)}
-        return {k: c * v for k, v in self._params["term"].single_components(s).items()}
+        return {k: c * v for k, v in evaluate_components(self._params["term"], t).items()}
 
 
 @register_term
@@ -360,6 +413,7 @@ class Product(Term):
     """
 
     child_params = ("terms",)
+    scalar_formula = True
 
     def __init__(self, terms: list[Term], name: str | None = None):
         super().__init__(name, terms=_check_terms(terms, "Product.terms"))
@@ -368,14 +422,11 @@ class Product(Term):
         return "*".join(c.name for c in self._params["terms"])
 
     def __call__(self, t: Transition) -> Any:
-        out = None
-        for child in self.children():
-            value = child(t)
-            out = value if out is None else out * value
+        children = iter(self._params["terms"])
+        out = evaluate(next(children), t)
+        for child in children:
+            out = out * evaluate(child, t)
         return out
-
-    def single(self, s: SingleTransition) -> float:
-        return math.prod(child.single(s) for child in self.children())
 
 
 @register_term
@@ -394,12 +445,10 @@ class Constant(Term):
             raise InvalidParameter(f"`value` must be a finite number. Received {value!r}")
         super().__init__(name, value=float(value))
 
-    def __call__(self, t: Transition) -> Any:
-        xp = namespace(t.reward)
-        return xp.where(t.valid, xp.asarray(self._params["value"], dtype=t.reward.dtype), xp.zeros_like(t.reward))
+    scalar_formula = True
 
-    def single(self, s: SingleTransition) -> float:
-        return self._params["value"]
+    def __call__(self, t: Transition) -> Any:
+        return where(t.valid, self._params["value"], 0.0, like=t.reward)
 
 
 @register_term
@@ -419,11 +468,10 @@ class EnvReward(Term):
     def default_name(self) -> str:
         return "env"
 
+    scalar_formula = True
+
     def __call__(self, t: Transition) -> Any:
         return t.reward
-
-    def single(self, s: SingleTransition) -> float:
-        return s.reward
 
 
 def callable_to_ref(fn: Callable[..., Any]) -> str:

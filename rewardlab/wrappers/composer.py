@@ -51,7 +51,9 @@ class RewardComposer:
         for value in values:
             total = total + value
         # One check covers both: a NaN or inf in the env reward or in any part makes this sum non-finite.
-        if not bool(namespace(total).isfinite(total + t.reward).all()):
+        # numpy directly (the common case, every step); the array-API namespace for torch.
+        finite = np.isfinite(total + t.reward) if isinstance(total, np.ndarray) else namespace(total).isfinite(total + t.reward)
+        if not bool(finite.all()):
             xp = namespace(total)
             _raise_non_finite(t.reward, parts, lambda v: bool(xp.isfinite(v).all()))
         return total, parts

@@ -12,6 +12,7 @@ import yaml
 
 import rewardlab
 from rewardlab.ablation import expand, final_table, format_table, validate, write_report
+from rewardlab.ablation.report import load_blend_weights
 from rewardlab.ablation.store import RunStore
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,6 +42,10 @@ def fake_sweep(root: Path) -> None:
                 "curve": [{"step": 0, "task_return": -200.0, "success": 0.0}, {"step": 100, "task_return": final, "success": float(final > -200)}],
                 "final": {"task_return": final, "success": float(final > -200)},
                 "term_abs_totals": {"env": 300.0, "pbrs": 100.0} if reward == "shaped" else {"env": 300.0},
+                # a learned blend's log on the shaped runs: its weight falls by 0.1 (seed + 1) per rollout
+                "learner_log": [{"step": s, "blend/blend/w_bonus": 1.0 - 0.1 * (seed + 1) * i, "blend/blend/gamma": 0.99,
+                                 "blend/blend/grad_norm": 2.0, "losses/policy": 0.1} for i, s in enumerate((50, 100))]
+                if reward == "shaped" else [],
             }
         )  # fmt: skip
 
@@ -63,11 +68,22 @@ def test_final_table_values(tmp_path):
     assert shown.set_index("reward").loc["sparse", "train steps/s"] == "81"
 
 
+def test_blend_weights_are_read_from_learner_logs(tmp_path):
+    fake_sweep(tmp_path)
+    w = load_blend_weights(tmp_path)
+    # 3 shaped seeds x 2 rollouts x (w_bonus, gamma); grad_norm and losses are not parameters
+    assert sorted(w["param"].unique()) == ["blend/gamma", "blend/w_bonus"] and len(w) == 12
+    last = w[(w["param"] == "blend/w_bonus") & (w["step"] == 100)].sort_values("seed")["value"].tolist()
+    assert last == pytest.approx([0.9, 0.8, 0.7])  # 1 - 0.1 (seed + 1)
+    assert set(w["reward"]) == {"shaped"}
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(tmp_path):
     fake_sweep(tmp_path)
     page, _ = write_report(tmp_path, reps=200)
     assert (tmp_path / "plots" / "Car.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "Car-blend.png").stat().st_size > 1000
     flags = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -77,6 +93,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     # The page's script sets data-images="loaded" only when every <img> decoded (naturalWidth > 0).
     assert '<body data-images="loaded">' in dom
     assert "task return IQM [95% CI]" in dom and "-183.3 [" in dom  # -550/3 rounded to one decimal
+    assert "Learned blend weights" in dom
     shot = tmp_path / "report.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000  # a blank page is a few kB; plots and table make it much larger

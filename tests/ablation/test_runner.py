@@ -195,3 +195,50 @@ def test_unreachable_ray_address_fails_within_the_timeout(tmp_path, monkeypatch)
     # Generous bound (a loaded 2-core box): process start, config validation and the 2 s wait, well under the 60 s default.
     assert took < 50
     assert list((tmp_path / "out" / "runs").glob("*.json")) == []
+
+
+def test_sigkilled_torchppo_run_resumes_from_its_checkpoint(tmp_path):
+    """Issue 17: the store resumes a long run from its last checkpoint after a SIGKILL instead of
+    starting over. One TorchPPO run of 10 rollouts x 16 steps on TinyEnv sleeping 30 ms a step
+    (~5 s); REWARDLAB_CHECKPOINT_EVERY_S=0 checkpoints after every rollout (ppo._train_request)."""
+    from rewardlab.baselines.checkpoint import load_checkpoint
+
+    cfg = tiny_config("resume", rewards={"env": "EnvReward"}, seeds=[0], env_kwargs={"delay": 0.03})
+    cfg["algorithms"] = [{"algo": "TorchPPO", "hyperparams": {"n_steps": 16, "batch_size": 16, "n_epochs": 1}}]
+    cfg["budget"] = {"total_steps": 160}
+    cfg["evaluation"] = {"every": 80, "episodes": 1}
+    config_path = tmp_path / "resume.yaml"
+    config_path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "sweep"
+    (key,) = [r["key"] for r in expand(validate(cfg))]
+    folder = out / "checkpoints" / key
+    env = {**os.environ, "REWARDLAB_CHECKPOINT_EVERY_S": "0"}
+    cmd = [sys.executable, "-m", "rewardlab", "ablate", str(config_path), "--out", str(out), "--workers", "1", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while load_checkpoint(folder) is None or load_checkpoint(folder)["rollout"] < 3:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint of rollout 3 within 120 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)  # the run process dies with its sweep (PR_SET_PDEATHSIG)
+    killed_at = load_checkpoint(folder)["rollout"]
+    assert 3 <= killed_at < 10, "the kill must land mid-run"
+    assert not (out / "runs" / f"{key}.json").exists()
+
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    rec = RunStore(out).get(key)
+    assert rec["status"] == "completed" and rec["steps"] == 160
+    # It went on from the checkpoint, not from rollout 0 ...
+    assert rec["resumed_at_rollout"] == killed_at
+    # ... and the checkpoint is gone once the record is stored.
+    assert not folder.exists()
+    # Same numbers as an uninterrupted run of the same spec (PPO's checkpoints pickle the envs).
+    whole = tmp_path / "whole"
+    ablate(cfg, whole, workers=1, report=False)
+    ref = RunStore(whole).get(key)
+    assert "resumed_at_rollout" not in ref
+    assert rec["curve"] == ref["curve"] and rec["episodes"] == ref["episodes"]
+    assert not (whole / "checkpoints" / key).exists()

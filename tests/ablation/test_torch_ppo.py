@@ -82,3 +82,56 @@ def test_gridhack_run_through_the_ablation_runner(tmp_path):
     counts = ablate(config, tmp_path / "sweep", workers=1, report=False)
     assert counts["completed"] == 1 and counts["failed"] == 0
     assert RunStore(tmp_path / "sweep").get(spec["key"])["steps"] == 512
+
+
+def test_registry_entry(tmp_path):
+    from rewardlab.baselines.ppo import PPOArgs
+    from rewardlab.baselines.registry import TrainRequest, get_trainer
+
+    entry = get_trainer("TorchPPO")
+    assert entry.hyperparams is PPOArgs and entry.resumable and not entry.normalize_obs
+    assert entry.single_agent and not entry.multi_agent
+    # The discount is PPOArgs' default unless given; a collection is one rollout of n_envs x n_steps.
+    assert entry.gamma({}) == 0.99 and entry.gamma({"gamma": 0.9}) == 0.9
+    assert entry.collection({}, 4) == (512, "rollouts of n_envs x n_steps")
+    assert entry.collection({"n_steps": 16}, 3) == (48, "rollouts of n_envs x n_steps")
+    with pytest.raises(ConfigError, match="needs a Discrete or Box action space"):
+        entry.check_action_space(gym.spaces.MultiBinary(3), "X-v0")
+    entry.check_action_space(gym.spaces.Discrete(2), "X-v0")
+
+    request = dict(env={"id": "CartPole-v1", "kwargs": {}, "wrappers": [], "max_episode_steps": None, "parallel_env": None},
+                   reward="EnvReward", total_steps=64, seed=0, n_envs=2, hyperparams={"n_steps": 16, "batch_size": 16},
+                   eval_every=32, eval_episodes=2)
+    result = entry.train(TrainRequest(**request, checkpoint_dir=str(tmp_path / "ckpt"), tensorboard_dir=str(tmp_path / "tb")))
+    assert result.steps == 64 and [row["step"] for row in result.curve] == [0, 32, 64]
+    assert (tmp_path / "ckpt" / "checkpoint.pt").is_file() and any((tmp_path / "tb").iterdir())
+    with pytest.raises(ConfigError, match=r"Bad hyper-parameters for `TorchPPO`.*n_step"):
+        entry.train(TrainRequest(**{**request, "hyperparams": {"n_step": 16}}))
+    with pytest.raises(ConfigError, match="`normalize_obs` is not supported by `TorchPPO`"):
+        entry.train(TrainRequest(**request, normalize_obs=True))
+
+
+def test_checkpoint_interval_from_the_environment(monkeypatch, tmp_path):
+    from rewardlab.baselines.checkpoint import load_checkpoint
+    from rewardlab.baselines.ppo import CHECKPOINT_EVERY_ENV
+    from rewardlab.baselines.registry import TrainRequest, get_trainer
+
+    request = TrainRequest(env={"id": "CartPole-v1", "kwargs": {}, "wrappers": [], "max_episode_steps": None},
+                           reward="EnvReward", total_steps=96, seed=0, n_envs=2, hyperparams={"n_steps": 16, "batch_size": 16},
+                           checkpoint_dir=str(tmp_path))
+    monkeypatch.setenv(CHECKPOINT_EVERY_ENV, "soon")
+    with pytest.raises(ConfigError, match=r"`REWARDLAB_CHECKPOINT_EVERY_S` must be a non-negative number of seconds. Received 'soon'"):
+        get_trainer("TorchPPO").train(request)
+    import rewardlab.baselines.ppo as ppo
+
+    saved = []  # a spy on the file writes: which rollout each checkpoint was taken after
+    real_save = ppo.save_checkpoint
+    monkeypatch.setattr(ppo, "save_checkpoint", lambda folder, state: (saved.append(state["rollout"]), real_save(folder, state)))
+    monkeypatch.setenv(CHECKPOINT_EVERY_ENV, "0")
+    get_trainer("TorchPPO").train(request)
+    # 0 s: a checkpoint after every one of the 3 rollouts (the default 60 s would save only the last).
+    assert saved == [1, 2, 3] and load_checkpoint(tmp_path)["rollout"] == 3
+    saved.clear()
+    monkeypatch.delenv(CHECKPOINT_EVERY_ENV)
+    get_trainer("TorchPPO").train(TrainRequest(**{**vars(request), "checkpoint_dir": str(tmp_path / "b")}))
+    assert saved == [3]

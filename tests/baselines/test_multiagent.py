@@ -117,3 +117,17 @@ def test_parameter_shared_ppo_learns_and_is_seeded():
 def test_pbrs_gamma_checked_for_parallel():
     with pytest.raises(ConfigError, match="learner's gamma is 0.99"):
         train_parallel(lambda: MatchEnv(), PBRS(lambda o: o[:, 0], gamma=0.5), total_steps=8)
+
+
+def test_learned_terms_train_under_parameter_shared_sb3():
+    """The SB3 learned-term fix on the parameter-shared path: each agent's own RND (one tree per agent
+    and copy) trains at every rollout end: 2 rollouts -> version 2 for both, a learner_log row each."""
+    from rewardlab.shaping.bonuses import RND, learned_terms
+
+    result = train_parallel(lambda: MatchEnv(max_cycles=4), reward=EnvReward() + 0.1 * RND(embed_dim=8, hidden=16, seed=0),
+                            total_steps=64, seed=0, hyperparams={"n_steps": 16, "batch_size": 32, "n_epochs": 1},
+                            eval_every=64, eval_episodes=1)
+    venv = result.model.get_env()
+    versions = [t.version for env in venv.envs for term in env.terms.values() for t in learned_terms(term)]
+    assert versions == [2, 2]
+    assert [row["step"] for row in result.learner_log] == [32, 64]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import gymnasium as gym
@@ -137,3 +138,183 @@ def test_bad_input_raises():
         train(PPOArgs(), SyncVectorEnv([lambda: MultiBinaryEnv()]), 8)
 
 
+
+
+# ---------------------------------------------------------------- checkpoints and TensorBoard
+
+# anneal_lr off: a run cut short by a smaller total_steps would otherwise anneal on another schedule,
+# so it would not be a prefix of the full run (a real interruption keeps total_steps).
+RESUME = dict(n_steps=16, batch_size=16, n_epochs=2, learning_rate=1e-3, anneal_lr=False)
+CORRIDORS_KW = {"num_contexts": 1, "observation_keys": ["glyphs_crop", "blstats"]}
+
+
+def record(result):
+    """Everything a resumed run must reproduce: the curve, episodes, term totals, losses, parameters."""
+    losses = [{k: v for k, v in m.items() if k != "charts/sps"} for m in result.metrics]
+    params = torch.cat([p.detach().flatten() for p in result.agent.parameters()])
+    # JSON text: exact float reprs, and NaN (success of an env without a criterion) equals NaN.
+    return json.dumps([result.curve, result.episodes, result.term_totals, losses, result.learner_log, result.steps, params.tolist()])
+
+
+def make_cartpole():
+    return make_vec_env("CartPole-v1", 2)
+
+
+def make_gridhack_rnd():
+    # The batched core, a stateful count term and a learned term (RND, its predictor and optimiser).
+    reward = EnvReward() + 0.1 * RND(embed_dim=8, hidden=16, seed=0)
+    return make_vec_env("rewardlab/Gridhack-Corridors-R5-v0", 2, reward, CORRIDORS_KW, max_episode_steps=20)
+
+
+@pytest.mark.parametrize("make", [make_cartpole, make_gridhack_rnd], ids=["cartpole-sync", "gridhack-rnd"])
+def test_run_resumed_after_k_rollouts_equals_uninterrupted(make, tmp_path):
+    args, full, k = PPOArgs(**RESUME), 6 * 32, 2  # 6 rollouts of 16 x 2 steps, interrupted after 2
+    evals = dict(eval_every=64)  # an evaluation at step 64 in both runs, so the short run's last one is in the full run too
+
+    def run(total, checkpoint_dir=None):
+        return train(args, make(), total, seed=3, eval_envs=make_vec_env("CartPole-v1", 2) if make is make_cartpole else None,
+                     checkpoint_dir=checkpoint_dir, checkpoint_every_s=60.0, **evals)
+
+    uninterrupted = run(full)
+    first = run(k * 32, tmp_path)  # saves its checkpoint at the end
+    assert first.steps == 64
+    resumed = run(full, tmp_path)
+    assert resumed.resumed_at == k and first.resumed_at == 0
+    assert record(resumed) == record(uninterrupted)
+    assert len(resumed.episodes) > len(first.episodes) > 0  # the resumed run kept the first one's episodes
+    if make is make_gridhack_rnd:
+        # The learned term trained in both halves: one learner_log row per rollout, versions 1..6.
+        assert [row["step"] for row in resumed.learner_log] == [32 * (i + 1) for i in range(6)]
+
+
+def test_finished_run_resumes_to_its_result_without_training(tmp_path):
+    args = PPOArgs(**RESUME)
+    done = train(args, make_cartpole(), 64, seed=0, checkpoint_dir=tmp_path)
+    again = train(args, make_cartpole(), 64, seed=0, checkpoint_dir=tmp_path)
+    assert again.resumed_at == 2 and again.rollout is None
+    assert record(again) == record(done)
+
+
+def test_checkpoint_of_another_run_is_an_error(tmp_path):
+    train(PPOArgs(**RESUME), make_cartpole(), 32, seed=0, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match="belongs to another run"):
+        train(PPOArgs(**RESUME), make_cartpole(), 32, seed=1, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match="belongs to another run"):
+        train(PPOArgs(**{**RESUME, "n_epochs": 1}), make_cartpole(), 32, seed=0, checkpoint_dir=tmp_path)
+
+
+def test_unpicklable_envs_resume_with_a_warning(tmp_path):
+    # A lambda inside a sub-env does not pickle: the checkpoint keeps the term state, the resumed run resets the envs.
+    def make():
+        return VectorRewardShaping(SyncVectorEnv([lambda: gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: r)] * 2),
+                                   "EnvReward")
+
+    args = PPOArgs(**RESUME)
+    train(args, make(), 64, seed=0, checkpoint_dir=tmp_path)
+    with pytest.warns(UserWarning, match="could not be pickled; the resumed run resets them"):
+        resumed = train(args, make(), 128, seed=0, checkpoint_dir=tmp_path)
+    assert resumed.resumed_at == 2 and resumed.steps == 128 and len(resumed.metrics) == 4
+
+
+KILL_SCRIPT = """
+import sys
+from rewardlab.baselines.ppo import train_env
+train_env("CartPole-v1", total_steps={total}, seed=5, n_envs=2, hyperparams={hyper}, eval_every=256, eval_episodes=2,
+          checkpoint_dir=sys.argv[1], checkpoint_every_s=0)
+"""
+
+
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rewardlab.baselines.checkpoint import CHECKPOINT_FILE, load_checkpoint
+    from rewardlab.baselines.ppo import train_env
+
+    hyper, total = dict(RESUME, n_steps=64), 40 * 128  # 40 rollouts: seconds of training after the first checkpoint
+    kw = dict(total_steps=total, seed=5, n_envs=2, hyperparams=hyper, eval_every=256, eval_episodes=2)
+    folder = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT.format(total=total, hyper=hyper), str(folder)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / CHECKPOINT_FILE).exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished or crashed
+    saved = load_checkpoint(folder)["rollout"]
+    assert 1 <= saved < 40  # the kill came mid-run
+    resumed = train_env("CartPole-v1", checkpoint_dir=str(folder), checkpoint_every_s=0, **kw)
+    assert resumed.resumed_at >= 1
+    assert record(resumed) == record(train_env("CartPole-v1", **kw))
+
+
+def test_tensorboard_scalars_follow_the_run(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    envs = make_vec_env("rewardlab/Gridhack-Corridors-R5-v0", 4, EnvReward() + 0.1 * RND(embed_dim=8, hidden=16, seed=0),
+                        CORRIDORS_KW, max_episode_steps=20)
+    eval_envs = make_vec_env("rewardlab/Gridhack-Corridors-R5-v0", 2, None, CORRIDORS_KW, max_episode_steps=20)
+    result = train(PPOArgs(n_steps=32, batch_size=64, n_epochs=1), envs, 256, seed=0, eval_envs=eval_envs, eval_every=128,
+                   tensorboard_dir=str(tmp_path))
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"eval/task_return", "eval/success", "losses/policy", "losses/value", "losses/entropy", "losses/approx_kl",
+            "charts/sps", "bonus/rnd/samples"} <= tags and "step" not in tags
+    # The evaluations are the curve's rows, at the curve's steps.
+    assert [(e.step, e.value) for e in events.Scalars("eval/task_return")] == [
+        (row["step"], pytest.approx(row["task_return"])) for row in result.curve]
+    assert [e.step for e in events.Scalars("losses/value")] == [32 * 4 * (i + 1) for i in range(2)]
+    # Episodes end every 20 steps (the time limit): their task return, success and term sums per rollout.
+    assert {"train/episode_task_return", "train/episode_success", "terms/env", "terms/rnd"} <= tags, tags
+    first_rollout = [e for e in result.episodes if e["step"] <= 128]
+    assert [(e.step, e.value) for e in events.Scalars("terms/rnd")][0] == (
+        128, pytest.approx(np.mean([e["terms"]["rnd"] for e in first_rollout]), rel=1e-6))
+
+
+def test_blend_takes_one_outer_step_per_rollout_before_the_update(tmp_path):
+    from rewardlab.shaping import Constant
+    from rewardlab.shaping.bilevel import Blend
+
+    def make():
+        return make_vec_env("CartPole-v1", 2, Blend(EnvReward(), aux={"bonus": Constant(0.5)}, warmup_rollouts=1, outer_lr=0.1))
+
+    args = PPOArgs(**RESUME)
+    result = train(args, make(), 4 * 32, seed=0)
+    # One learner_log row per rollout, at the rollout's end step, with the Blend's metrics; the outer
+    # step ran on the rollout's 16 x 2 rows, after the warm-up rollout the weight moved off its start 1.0.
+    assert [row["step"] for row in result.learner_log] == [32, 64, 96, 128]
+    assert all("blend/blend/w_bonus" in row and "blend/blend/grad_norm" in row for row in result.learner_log)
+    assert result.learner_log[0]["blend/blend/w_bonus"] == 1.0 and result.learner_log[-1]["blend/blend/w_bonus"] != 1.0
+    assert [m["blend/blend/w_bonus"] for m in result.metrics] == [row["blend/blend/w_bonus"] for row in result.learner_log]
+    # The blend's weights are part of the checkpoint: a run resumed after 2 rollouts ends the same.
+    train(args, make(), 2 * 32, seed=0, checkpoint_dir=tmp_path)
+    assert record(train(args, make(), 4 * 32, seed=0, checkpoint_dir=tmp_path)) == record(result)
+
+
+def test_two_learned_discounts_are_an_error():
+    from rewardlab.shaping import Constant
+    from rewardlab.shaping.bilevel import Blend
+
+    blends = Blend(EnvReward(), aux={"a": Constant(0.5)}, learn_gamma=True, name="b1") + Blend(
+        EnvReward(), aux={"a": Constant(0.5)}, learn_gamma=True, name="b2")
+    with pytest.raises(ConfigError, match=r"At most one term may learn the discount; \['b1', 'b2'\]"):
+        train(PPOArgs(**RESUME), make_vec_env("CartPole-v1", 2, blends), 32)
+
+
+def test_a_learned_discount_is_the_gae_discount():
+    from rewardlab.shaping import Constant
+    from rewardlab.shaping.bilevel import Blend
+
+    # The Blend's discount starts at its gamma 0.5 (no outer update during its 2 warm-up rollouts);
+    # the learner's own gamma is 0.9. The stored advantages are GAE with 0.5, not 0.9.
+    blend = Blend(EnvReward(), aux={"a": Constant(0.5)}, learn_gamma=True, gamma=0.5)
+    buf = train(PPOArgs(**FROZEN), make_vec_env("CartPole-v1", 2, blend), 16, seed=0).rollout
+    assert blend.discount == pytest.approx(0.5)
+    gae = lambda gamma: compute_gae(buf.rewards, buf.values, buf.next_values, buf.terminated, buf.truncated,  # noqa: E731
+                                    buf.valid, gamma, FROZEN["gae_lambda"])[0]
+    assert torch.equal(buf.advantages, gae(blend.discount)) and not torch.allclose(buf.advantages, gae(0.9))

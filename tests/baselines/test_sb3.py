@@ -78,3 +78,35 @@ def test_off_policy_continuous_smoke(algo):
                    max_episode_steps=15, eval_every=30, eval_episodes=1)  # fmt: skip
     # Two 15-step episodes; Pendulum's reward is in [-16.27, 0] per step.
     assert len(result.episodes) == 2 and all(-16.3 * 15 <= e["task_return"] <= 0 for e in result.episodes)
+
+
+def test_learned_terms_train_under_sb3_and_bonus_falls_on_revisited_states():
+    """Issue 17's defect: an RND term in an SB3 run trained never (version stayed 0, checked on the
+    code before the fix). Now it trains once per rollout: 4 rollouts of 64 steps -> version 4, one
+    learner_log row per rollout; the predictor fits the states it sees, so the novelty of states
+    it was trained on (CartPole's start states, revisited at every reset) falls (RND, Burda et al. 2018)."""
+    from rewardlab.shaping.bonuses import RND
+
+    rnd = RND(embed_dim=8, hidden=32, normalize_obs=False, normalize_return=False, lr=1e-2, seed=0)
+    starts = np.stack([gym.make("CartPole-v1").reset(seed=s)[0] for s in range(32)])
+    before = rnd.novelty(starts).mean()
+    result = train("PPO", "CartPole-v1", reward=EnvReward() + 0.01 * rnd, total_steps=256, seed=0,
+                   hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1}, eval_every=256, eval_episodes=1)
+    after = rnd.novelty(starts).mean()
+    assert rnd.version == 4
+    assert [row["step"] for row in result.learner_log] == [64, 128, 192, 256]
+    assert all("bonus/rnd/samples" in row for row in result.learner_log)
+    assert after < 0.5 * before, (before, after)
+
+
+def test_learned_blend_runs_its_outer_step_under_sb3_train():
+    """CONTRACTS §4: sb3.train adds the Blend callbacks and copies their rows into learner_log.
+    2 rollouts of 2 envs x 32 steps -> rows at steps 64 and 128, each with the blend's weight."""
+    from rewardlab.shaping import Constant
+    from rewardlab.shaping.bilevel import Blend
+
+    term = Blend(EnvReward(), aux={"alive": Constant(1.0)}, warmup_rollouts=0)
+    result = train("PPO", "CartPole-v1", reward=term, total_steps=128, seed=0, n_envs=2,
+                   hyperparams={"n_steps": 32, "batch_size": 64, "n_epochs": 1}, eval_every=128, eval_episodes=1)
+    assert [row["step"] for row in result.learner_log] == [64, 128]
+    assert all("blend/blend/w_alive" in row for row in result.learner_log)

@@ -244,3 +244,20 @@ def test_f8_lookahead_advice_needs_biased_action_selection():
     np.testing.assert_allclose(q_shaped, [-4.0, 0.0])
     assert int(np.argmax(q_shaped)) == 1  # plain greedy on Q' picks b: wrong
     assert int(biased_greedy(q_shaped[None], phi[None])[0]) == 0  # greedy on Q' + Phi picks a
+
+
+def test_check_discount_names_the_disagreeing_pbrs_term():
+    from rewardlab.errors import ConfigError
+    from rewardlab.shaping import Constant, EnvReward
+    from rewardlab.shaping.pbrs import check_discount
+
+    phi = lambda o: o[:, 0]  # noqa: E731
+    # Same discount and bootstrap truncation: policy-invariant (Ng et al. 1999), no error.
+    check_discount(EnvReward() + 0.5 * PBRS(phi, gamma=0.99, name="ok"), 0.99)
+    # A nested PBRS with another gamma adds a non-potential term: refused, naming it.
+    tree = EnvReward() + Constant(1.0) * PBRS(phi, gamma=0.9, name="deep")
+    with pytest.raises(ConfigError, match="PBRS term `deep` with gamma 0.9, but the learner's gamma is 0.99"):
+        check_discount(tree, 0.99)
+    # The learners bootstrap at time limits, so a "terminal" PBRS disagrees with them.
+    with pytest.raises(ConfigError, match="truncation='terminal'"):
+        check_discount(PBRS(phi, gamma=0.99, truncation="terminal", name="t"), 0.99)

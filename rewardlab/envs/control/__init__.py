@@ -27,6 +27,7 @@ from rewardlab.envs.control.mujoco import (
     pusher_neg_tip_distance,
     reacher_neg_distance,
 )
+from rewardlab.envs.control.physics import register_gymnasium_potentials
 from rewardlab.shaping.llm.views import register_descriptor
 from rewardlab.shaping.potentials import register_potentials
 
@@ -57,6 +58,10 @@ def task_ids(kind: str = "Sparse") -> list[str]:
 
 def register_envs() -> None:
     """Register ``rewardlab/Sparse-<Task>-v0`` and ``rewardlab/Dense-<Task>-v0`` for every task, and their potentials."""
+    from rewardlab.envs.control import barfi_grid
+
+    register_gymnasium_potentials()
+    barfi_grid.register_envs()
     for task, (entry, potentials) in TASKS.items():
         for kind in ("Sparse", "Dense"):
             env_id = f"rewardlab/{kind}-{task}-v0"

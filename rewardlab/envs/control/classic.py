@@ -10,13 +10,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rewardlab.envs.control.base import ControlTask
-from rewardlab.shaping.potentials import mountain_car_energy, mountain_car_height
+from rewardlab.envs.control.physics import MOUNTAIN_CAR_POTENTIALS
 
 __all__ = ["SparseMountainCar", "SparseMountainCarContinuous", "MOUNTAIN_CAR_POTENTIALS"]
-
-#: Named potentials of both MountainCar tasks (observations are the base env's ``[x, v]``).
-MOUNTAIN_CAR_POTENTIALS = {"energy": mountain_car_energy, "height": mountain_car_height}
-
 
 def mountain_car_cell(obs: Any, bins: int = 20) -> Any:
     """MountainCar's (x, v) discretised into a ``bins x bins`` grid: a count key for exploration bonuses.

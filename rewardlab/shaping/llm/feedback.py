@@ -191,18 +191,27 @@ class LLMFeedbackReward(Term):
     # -- the reward --------------------------------------------------------------------------------------
     def texts(self, t: Transition) -> list[str | None]:
         """The event text of each sub-env's step (None where there is none)."""
-        if self._text_fn is not None:
-            out = list(self._text_fn(t))
-            if len(out) != t.num_envs:
-                raise InvalidParameter(f"LLMFeedbackReward `key` function returned {len(out)} texts; expected {t.num_envs}")
-            return [x if x else None for x in out]
-        rows = self._rows(t.next_obs)
-        out: list[str | None] = [None] * rows.shape[0]
-        width, flat = rows.shape[1], rows.tobytes()
-        for i in rows[:, 0].nonzero()[0].tolist():  # a row starting with NUL is an empty text
-            raw = flat[i * width : (i + 1) * width]
-            out[i] = self._texts.get(raw) or self._decode(raw)
+        n, pairs = self._texts_of(t)
+        out: list[str | None] = [None] * n
+        for i, text in pairs:
+            out[i] = text
         return out
+
+    def _texts_of(self, t: Transition) -> tuple[int, list[tuple[int, str]]]:
+        """The batch size and ``(row, text)`` of the rows that carry a text."""
+        if self._text_fn is not None:
+            texts = list(self._text_fn(t))
+            if len(texts) != t.num_envs:
+                raise InvalidParameter(f"LLMFeedbackReward `key` function returned {len(texts)} texts; expected {t.num_envs}")
+            return len(texts), [(i, x) for i, x in enumerate(texts) if x]
+        rows = self._rows(t.next_obs)
+        n, width = rows.shape
+        present = rows[:, 0].nonzero()[0].tolist()  # a row starting with NUL is an empty text
+        if not present:
+            return n, []
+        # One copy of the whole batch and a bytes slice per row: cheaper than rows[i].tobytes() per row.
+        flat, cache, decode = rows.tobytes(), self._texts, self._decode
+        return n, [(i, cache.get(raw) or decode(raw)) for i in present for raw in (flat[i * width : (i + 1) * width],)]
 
     def _rows(self, next_obs: Any) -> np.ndarray:
         if not isinstance(next_obs, Mapping) or self.key not in next_obs:
@@ -231,50 +240,19 @@ class LLMFeedbackReward(Term):
 
     def __call__(self, t: Transition) -> Any:
         # The env loop runs this every step: one pass over the rows that carry a text, dict lookups only.
-        if self._text_fn is None:
-            rows = self._rows(t.next_obs)
-            n, width = rows.shape
-            present = rows[:, 0].nonzero()[0].tolist()  # a row starting with NUL is an empty text
-            pairs = []
-            if present:
-                # One copy of the whole batch and a bytes slice per row: cheaper than rows[i].tobytes() per row.
-                flat, cache, decode = rows.tobytes(), self._texts, self._decode
-                for i in present:
-                    raw = flat[i * width : (i + 1) * width]
-                    pairs.append((i, cache.get(raw) or decode(raw)))
-        else:
-            texts = self.texts(t)
-            n = len(texts)
-            pairs = [(i, x) for i, x in enumerate(texts) if x is not None]
+        n, pairs = self._texts_of(t)
         out = np.zeros(n)
         if pairs:
             if len(self._episode) != n:
                 self._episode = [{} for _ in range(n)]
             valid = host(t.valid).tolist()
-            labels, episodes, per_episode = self.annotator.label_view, self._episode, self.count == "episode"
-            retrieval, coef, beta = self.classifier is None, self.coef, self.beta
-            unseen, paid, pay = [], [], []
-            glob, asked = self._global, self._asked
+            episodes = self._episode if self.count == "episode" else None
+            pay, unseen = self._pay, []
             for i, text in pairs:
-                if not valid[i]:  # dummy autoreset steps pay 0 and count nothing
-                    continue
-                counts = episodes[i] if per_episode else glob
-                c = counts.get(text, 0) + 1
-                counts[text] = c
-                label = labels.get(text)
-                if label is None and text not in asked:
-                    unseen.append(text)
-                if label if retrieval else self._value(text):
-                    paid.append(i)
-                    pay.append(coef / c**beta)
-            if paid:
-                out[paid] = pay
+                if valid[i]:  # dummy autoreset steps pay 0 and count nothing
+                    out[i] = pay(episodes[i] if episodes is not None else self._global, text, unseen)
             if unseen:
-                asked.update(unseen)  # handed over once per rollout: update() clears this, so failed requests are retried
-                if self.sync:
-                    self._unseen.update(dict.fromkeys(unseen))
-                else:
-                    self.annotator.submit(unseen)
+                self._hand_over(unseen)
         if isinstance(t.reward, np.ndarray):
             return out if t.reward.dtype == out.dtype else out.astype(t.reward.dtype)
         from rewardlab.shaping.bonuses._backend import like
@@ -292,21 +270,35 @@ class LLMFeedbackReward(Term):
         if not row[0]:
             return 0.0
         raw = row.tobytes()
-        text = self._texts.get(raw) or self._decode(raw)
         if not self._episode:
             self._episode = [{}]
-        counts = self._episode[0] if self.count == "episode" else self._global
+        unseen: list[str] = []
+        value = self._pay(self._episode[0] if self.count == "episode" else self._global, self._texts.get(raw) or self._decode(raw), unseen)
+        if unseen:
+            self._hand_over(unseen)
+        return value
+
+    def _pay(self, counts: dict[str, int], text: str, unseen: list[str]) -> float:
+        """ONI's ``coef * r_llm(m) / N(m) ** beta`` for one real step with text `m`, counted in `counts`.
+
+        The one copy of the formula, for the batched and the single-env path; a text with no label
+        that was not handed over yet is appended to `unseen`.
+        """
         c = counts.get(text, 0) + 1
         counts[text] = c
         label = self.annotator.label_view.get(text)
         if label is None and text not in self._asked:
+            unseen.append(text)
             self._asked.add(text)
-            if self.sync:
-                self._unseen[text] = None
-            else:
-                self.annotator.submit([text])
         value = label if self.classifier is None else self._value(text)
         return self.coef / c**self.beta if value else 0.0
+
+    def _hand_over(self, unseen: list[str]) -> None:
+        # Once per rollout: update() clears `_asked`, so a failed request is retried.
+        if self.sync:
+            self._unseen.update(dict.fromkeys(unseen))
+        else:
+            self.annotator.submit(unseen)
 
     def reset(self, mask: Any, obs: Any) -> None:
         for i in np.flatnonzero(host(mask)):

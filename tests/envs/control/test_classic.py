@@ -61,7 +61,7 @@ def test_dense_reward_is_the_base_reward(task, base_id, actions):
 
 
 def test_energy_potential_is_the_shared_one():
-    # The ids reuse rewardlab.shaping.potentials' MountainCar energy: -0.5 at rest on the valley floor.
+    # The ids reuse rewardlab.envs.control.physics' MountainCar energy: -0.5 at rest on the valley floor.
     phi = rewardlab.shaping.potentials_for("rewardlab/Sparse-MountainCar-v0")["energy"]
-    assert phi is rewardlab.shaping.potentials.mountain_car_energy
+    assert phi is rewardlab.envs.control.physics.mountain_car_energy
     assert phi(np.array([[-math.pi / 6, 0.0]]))[0] == pytest.approx(-0.5)

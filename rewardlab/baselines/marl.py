@@ -32,7 +32,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -512,7 +512,7 @@ def train(args: MARLArgs, envs: CoreEnvs | ParallelEnvs, total_steps: int, seed:
         (128, [0, 64, 128], (8, 4, 2))
     """
     from rewardlab.baselines.checkpoint import dump_envs, load_checkpoint, load_envs, rng_state, save_checkpoint, set_rng_state
-    from rewardlab.baselines.tensorboard import ScalarLog
+    from rewardlab.baselines.tensorboard import ScalarLog, episode_scalars
 
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
         raise InvalidParameter(f"`total_steps` must be a positive integer. Received {total_steps!r}")
@@ -643,12 +643,7 @@ def train(args: MARLArgs, envs: CoreEnvs | ParallelEnvs, total_steps: int, seed:
                "losses/approx_kl": approx_kl, "losses/clipfrac": float(np.mean(clipfracs)) if clipfracs else 0.0,
                "charts/samples": n_samples, "charts/sps": T * B * n / (time.perf_counter() - rollout_start)}
         learner_log.append(row)
-        new_eps = log.episodes[ep_before:]
-        if new_eps:
-            row_tb = {"train/episode_task_return": float(np.mean([e["task_return"] for e in new_eps]))}
-            for k in new_eps[0]["terms"]:
-                row_tb[f"terms/{k}"] = float(np.mean([e["terms"].get(k, 0.0) for e in new_eps]))
-            tb.add_many(row_tb, global_step)
+        tb.add_many(episode_scalars(log.episodes[ep_before:]), global_step)
         tb.add_many({k: v for k, v in row.items() if k != "step"}, global_step)
         if global_step >= next_eval:
             run_evaluation(global_step)

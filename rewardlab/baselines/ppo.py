@@ -58,7 +58,7 @@ from rewardlab.baselines.checkpoint import dump_envs, load_checkpoint, load_envs
 from rewardlab.baselines.hl_gauss import HLGauss
 from rewardlab.baselines.registry import Trainer, TrainRequest
 from rewardlab.baselines.result import RunResult
-from rewardlab.baselines.tensorboard import ScalarLog
+from rewardlab.baselines.tensorboard import ScalarLog, episode_scalars
 from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean
 from rewardlab.shaping.bilevel.outer import PolicyBatch, outer_step, outer_terms
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
@@ -852,7 +852,7 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
         })
         metrics.append(rollout_metrics)
         tb.add_many({k: v for k, v in rollout_metrics.items() if k != "step"}, global_step)
-        tb.add_many(_episode_scalars(log.episodes[n_episodes_before:]), global_step)
+        tb.add_many(episode_scalars(log.episodes[n_episodes_before:]), global_step)
         if global_step >= next_eval:
             run_evaluation(global_step)
             while next_eval <= global_step:
@@ -872,19 +872,6 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     return PPOResult(agent=agent, curve=curve, episodes=log.episodes, term_totals=log.term_totals,
                      term_abs_totals=log.term_abs_totals, steps=global_step, wall_time_s=wall, eval_time_s=eval_time,
                      metrics=metrics, learner_log=learner_log, rollout=buf if ran else None, resumed_at=first_rollout)
-
-
-def _episode_scalars(episodes: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """TensorBoard's ``train/...`` and ``terms/...`` scalars: means over the episodes that ended in a rollout."""
-    if not episodes:
-        return {}
-    out = {"train/episode_task_return": float(np.mean([e["task_return"] for e in episodes]))}
-    success = [e["success"] for e in episodes if not math.isnan(e["success"])]
-    if success:
-        out["train/episode_success"] = float(np.mean(success))
-    for name in episodes[0]["terms"]:
-        out[f"terms/{name}"] = float(np.mean([e["terms"].get(name, 0.0) for e in episodes]))
-    return out
 
 
 def train_env(env_id: str, reward: Term | Mapping[str, Any] | str | None = None, total_steps: int = 10_000, seed: int = 0,

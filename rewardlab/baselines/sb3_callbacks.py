@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from rewardlab.baselines.tensorboard import episode_scalars
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
 from rewardlab.shaping.terms import Term
 
@@ -257,12 +258,7 @@ class ScalarLogCallback(BaseCallback):
         step = int(self.num_timesteps)
         new = self.episodes.episodes[self._seen["episodes"]:]
         self._seen["episodes"] = len(self.episodes.episodes)
-        if new:
-            values = {"train/episode_task_return": float(np.mean([e["task_return"] for e in new])),
-                      "train/episode_success": float(np.mean([e["success"] for e in new]))}
-            for name in {n for e in new for n in e["terms"]}:
-                values[f"terms/{name}"] = float(np.mean([e["terms"].get(name, 0.0) for e in new]))
-            self.scalars.add_many(values, step)
+        self.scalars.add_many(episode_scalars(new), step)
         for row in self.evaluation.curve[self._seen["curve"]:]:
             self.scalars.add_many({"eval/task_return": row["task_return"], "eval/success": row["success"]}, int(row["step"]))
         self._seen["curve"] = len(self.evaluation.curve)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rewardlab.errors import MissingExtraError
 
-__all__ = ["ScalarLog"]
+__all__ = ["ScalarLog", "episode_scalars"]
 
 
 class ScalarLog:
@@ -86,3 +86,26 @@ class ScalarLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def episode_scalars(episodes: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The ``train/...`` and ``terms/...`` tags of the training episodes that ended in one rollout: their means.
+
+    Every trainer writes these (one formula for TorchPPO, IPPO/MAPPO and SB3). Episodes without a
+    success criterion (NaN) are left out of ``train/episode_success``; a term missing from an
+    episode counts 0 there.
+
+    Example:
+        >>> episode_scalars([{"task_return": 1.0, "success": 1.0, "terms": {"env": 1.0}},
+        ...                  {"task_return": 3.0, "success": float("nan"), "terms": {"env": 2.0, "rnd": 0.5}}])
+        {'train/episode_task_return': 2.0, 'train/episode_success': 1.0, 'terms/env': 1.5, 'terms/rnd': 0.25}
+    """
+    if not episodes:
+        return {}
+    out = {"train/episode_task_return": sum(e["task_return"] for e in episodes) / len(episodes)}
+    success = [e["success"] for e in episodes if not math.isnan(e["success"])]
+    if success:
+        out["train/episode_success"] = sum(success) / len(success)
+    for name in dict.fromkeys(n for e in episodes for n in e["terms"]):
+        out[f"terms/{name}"] = sum(e["terms"].get(name, 0.0) for e in episodes) / len(episodes)
+    return out

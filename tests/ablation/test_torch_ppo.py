@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from rewardlab.ablation import ablate, expand, validate

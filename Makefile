@@ -28,12 +28,20 @@ $(NETHACK_VENV)/.installed: pyproject.toml
 	$(NETHACK_VENV)/bin/python -m pip install -q -e ".[nethack,minigrid,dev]"
 	touch $@
 
-# The real small model for the LLM tests (llama-cpp-python builds from source once, then pip's cache
-# serves it); only `make test` needs it, so `make quickstart` does not wait for the build.
+# The real small model for the LLM tests; only `make test` needs it, so `make quickstart` does not wait.
+# llama-cpp-python builds from source. A default build targets the build machine's CPU (-march=native),
+# and on a CPU that reports AMX to a kernel that does not grant it (seen on these sandboxed machines)
+# the server dies with a general protection fault on its first request. So it is built once, portable
+# (GGML_NATIVE=OFF: AVX2/FMA, no AVX-512 or AMX), into a folder of our own; pip's own wheel cache would
+# serve a native build made earlier, since it does not key wheels on CMAKE_ARGS.
+LLAMA_WHEELS ?= $(HOME)/.cache/rewardlab/llama-portable
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
 setup-llm-local: $(VENV)/.installed-llm-local
 
 $(VENV)/.installed-llm-local: $(VENV)/.installed
-	$(PY) -m pip install -q -e ".[llm-local]"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) "llama-cpp-python==0.3.36"
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --find-links $(LLAMA_WHEELS) -e ".[llm-local]"
 	touch $@
 
 quickstart: setup

@@ -16,9 +16,10 @@ loop never waits) and C / A (the term's own work).
 
 Steps/s are wall-clock (``time.perf_counter``). The annotator's thread and the scripted server share
 this process (and its GIL), so their work is inside the measured time. On a shared machine, run it
-when it is quiet.
+when it is quiet; the script also prints the ratios in CPU time of this process (``time.process_time``,
+all its threads), which do not count the time other processes take from it.
 
-    python benchmarks/llm_feedback_overhead.py [--rounds 7] [--steps 10000] [--envs 16 | --single] [--latency 0.2] [--variant retrieval]
+    python benchmarks/llm_feedback_overhead.py [--rounds 15] [--steps 10000] [--envs 16 | --single] [--latency 0.2] [--variant retrieval]
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ ENV_ID = "rewardlab/Gridhack-LavaCross-v0"
 TASK = "Cross the lava river with whichever of potion, boots, horn or wand lies there, then reach the stairs down."
 
 
-def rollout(envs: Any, actions: np.ndarray) -> float:
-    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs, or steps for one env)."""
+def rollout(envs: Any, actions: np.ndarray, cpu: list[float] | None = None) -> float:
+    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs, or steps for one env); its
+    CPU seconds (this process, every thread) are appended to `cpu`."""
     envs.reset(seed=0)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     if isinstance(envs, RewardShaping):  # one env: reset by hand at episode ends
         for a in actions:
             _, _, terminated, truncated, _ = envs.step(int(a))
@@ -56,12 +58,14 @@ def rollout(envs: Any, actions: np.ndarray) -> float:
     else:
         for a in actions:
             envs.step(a)
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=10_000, help="env steps per rollout (summed over sub-envs)")
     p.add_argument("--envs", type=int, default=16)
     p.add_argument("--latency", type=float, default=0.2, help="seconds the scripted server takes per answer")
@@ -102,18 +106,19 @@ def main() -> None:
     known_shaped = shape(base, EnvReward() + known)
 
     sps: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
+    cpu: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
     asked = []
     for _ in range(args.rounds):
-        sps["A"].append(n_vec * args.envs / rollout(plain, actions))
-        sps["D"].append(n_vec * args.envs / rollout(floor, actions))
+        sps["A"].append(n_vec * args.envs / rollout(plain, actions, cpu["A"]))
+        sps["D"].append(n_vec * args.envs / rollout(floor, actions, cpu["D"]))
         term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))  # no labels yet
         shaped = shape(base, EnvReward() + term)
-        sps["B"].append(n_vec * args.envs / rollout(shaped, actions))
+        sps["B"].append(n_vec * args.envs / rollout(shaped, actions, cpu["B"]))
         ann = term.annotator
         asked.append((ann.requests, len(ann), len(ann.in_flight)))  # answered requests, labels, texts still in flight
         ann.wait(timeout=120)
         term.close()
-        sps["C"].append(n_vec * args.envs / rollout(known_shaped, actions))
+        sps["C"].append(n_vec * args.envs / rollout(known_shaped, actions, cpu["C"]))
     requests_c = known.annotator.requests
     base.close()
     client.close()
@@ -127,6 +132,11 @@ def main() -> None:
           f"C with it, all {len(known.annotator)} labels known ({requests_c} requests before, none during): {c:,.0f} steps/s")
     print(f"ratio B/A {b / a:.3f} (target >= 0.9) | B/C {b / c:.3f} (the cost of waiting for the LLM; 1 = none) | C/A {c / a:.3f} (the term's own work)")
     print(f"floor D/A {d / a:.3f}: EnvReward + Constant(0) ({d:,.0f} steps/s), what adding any term costs in the Sum's composition; B/D {b / d:.3f}")
+    # CPU seconds per rollout (every thread of this process: the annotator's and the scripted server's too) do not
+    # count the time other processes hold the CPU, so on a shared machine they say what the wall-clock ratios mean.
+    ca, cb, cc, cd = (statistics.median(cpu[k]) for k in "ABCD")
+    print(f"CPU time (this process): B/A {ca / cb:.3f} | C/A {ca / cc:.3f} | D/A {ca / cd:.3f} | "
+          f"A {ca / n_vec * 1e6:.1f} us per vector step, B +{(cb - ca) / n_vec * 1e6:.1f}, C +{(cc - ca) / n_vec * 1e6:.1f}, D +{(cd - ca) / n_vec * 1e6:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The `rewardlab` command line: `rewardlab envs [--potentials]`, `ablate CONFIG`, `report PATH`, `config-reference`,
-`export SWEEP --csv DIR`, `llm-serve`, `llm-reward generate`."""
+`export SWEEP --csv DIR`, `distance CONFIG`, `llm-serve`, `llm-reward generate`."""
 
 from __future__ import annotations
 
@@ -81,11 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", required=True, metavar="DIR", help="the folder to write the CSV files into")
     export.set_defaults(func=_cmd_export)
     from rewardlab.cli_ablate import add_ablate_parser, add_report_parser
+    from rewardlab.cli_distance import add_distance_parser
     from rewardlab.cli_llm import add_llm_serve_parser
     from rewardlab.search.cli import add_llm_reward_parser
 
     add_ablate_parser(sub)
     add_report_parser(sub)
+    add_distance_parser(sub)
     add_llm_serve_parser(sub)
     add_llm_reward_parser(sub)
     return parser

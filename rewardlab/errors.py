@@ -17,6 +17,7 @@ __all__ = [
     "RewardCodeRejected",
     "LLMBackendError",
     "CacheMiss",
+    "DeviceUnsupported",
     "did_you_mean",
 ]
 
@@ -53,6 +54,13 @@ class InvalidAction(RewardlabError, ValueError):
 
 class EpisodeFinished(RewardlabError, RuntimeError):
     """`step` was called on an episode that already terminated or truncated; call `reset` first."""
+
+
+class DeviceUnsupported(RewardlabError, TypeError):
+    """A reward term (or an option of one) cannot compute on the given array backend or device.
+
+    Raised instead of copying the batch to the host, which would stall an on-device training loop.
+    """
 
 
 class StoreError(RewardlabError, OSError):

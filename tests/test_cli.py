@@ -23,8 +23,8 @@ def test_help_lists_the_commands():
 
 def test_envs_lists_every_registered_id_with_a_description():
     ids = sorted(i for i in gym.registry if i.startswith("rewardlab/"))
-    # 11 sparse control tasks x (Sparse, Dense), 20 coopetition games, 21 gridhack tasks, BonusGrid.
-    assert len(ids) == 22 + 20 + 21 + 1
+    # 11 sparse control tasks x (Sparse, Dense), 20 coopetition games, 21 gridhack tasks, BonusGrid, SubgoalChain.
+    assert len(ids) == 22 + 20 + 21 + 2
     lines = rewardlab_cli("envs").stdout.splitlines()
     assert [line.split()[0] for line in lines] == ids
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # every id has a description

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab.ablation.distances import matrices_html
 from rewardlab.ablation.stats import iqm, probability_of_improvement, stratified_bootstrap_ci
 from rewardlab.ablation.store import COMPLETED, RunStore, Scan
 from rewardlab.errors import MissingExtraError, StoreError
@@ -351,6 +352,7 @@ stratified-bootstrap 95% confidence intervals; P(improve) is the probability tha
 beats a run with the baseline reward <b>{baseline}</b> on the same env and algorithm (ties count half).
 Term shares: each reward term's summed absolute value over training, as a share of all terms.</p>
 {table}
+{distances}
 <h2>Learning curves</h2>
 <p class="note">Mean over seeds; the band is a 95% bootstrap interval of the mean.</p>
 {plots}
@@ -417,6 +419,7 @@ def write_report(path: str | Path, reps: int = 2000) -> tuple[Path, Any]:
         baseline=html.escape(str(baseline)),
         evaluation="Deterministic (greedy)" if (cfg.get("evaluation") or {}).get("deterministic", True) else "Stochastic (sampled actions)",
         table=shown.to_html(index=False, border=0) if shown is not None else "<p>No completed runs.</p>",
+        distances=matrices_html(cfg),
         plots=plots or "<p>No curves.</p>",
         blend=blend_html,
         failed=failed_html,

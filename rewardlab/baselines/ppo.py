@@ -13,6 +13,11 @@ CleanRL's ``ppo.py`` in structure (hyper-parameters in :class:`PPOArgs`, storage
   ``vector_entry_point`` (one array program steps all sub-envs: 1.4M raw steps/s at 256 envs on
   Corridors-R5, measured on one CPU core), other
   ids as ``SyncVectorEnv``, shaped by :class:`~rewardlab.wrappers.VectorRewardShaping`.
+* **On the device** with a torch-backend env (``gym.make_vec(..., backend="torch", device=...)``,
+  the device of :attr:`PPOArgs.device`): actions go to the env as tensors, flags and rewards are
+  stored where they are, the shaping terms compute there, and the episode log is kept in device
+  buffers and copied to the host once per rollout, so no step copies anything to the host
+  (``tests/baselines/test_ppo_device.py`` counts the copies). Numpy envs take the host path.
 * **Learned bonus terms** (RND, E3B) train once per rollout, from what they recorded while
   scoring it (:func:`~rewardlab.shaping.bonuses.training.update_learned_terms`); then learned
   blends take their outer step on the same, still on-policy, rollout
@@ -59,6 +64,7 @@ from rewardlab.baselines.hl_gauss import HLGauss
 from rewardlab.baselines.registry import Trainer, TrainRequest
 from rewardlab.baselines.result import RunResult
 from rewardlab.baselines.tensorboard import ScalarLog, episode_scalars
+from rewardlab._array import first_leaf, host
 from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean
 from rewardlab.shaping.bilevel.outer import PolicyBatch, outer_step, outer_terms
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
@@ -486,7 +492,8 @@ class _ToTorch:
 
     def __call__(self, obs: Any) -> dict[str, torch.Tensor]:
         parts = obs if self.is_dict else {"obs": obs}
-        return {k: torch.as_tensor(np.asarray(v), device=self.device) for k, v in parts.items()}
+        # Tensors of a torch-backend env are already on the learner's device (checked at the start): no copy.
+        return {k: v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v), device=self.device) for k, v in parts.items()}
 
     def stack(self, rows: Sequence[Any]) -> dict[str, torch.Tensor]:
         """Single observations (``info["final_obs"]`` entries) -> one batch."""
@@ -495,12 +502,86 @@ class _ToTorch:
         return self(np.stack(rows))
 
 
-def _env_actions(action: torch.Tensor, space: gym.Space) -> np.ndarray:
-    a = action.cpu().numpy()
-    if isinstance(space, gym.spaces.Discrete):
-        return a + int(space.start) if space.start else a
-    # The Gaussian is unbounded; the env gets the action clipped to its bounds, the loss the sampled one.
-    return np.clip(a, space.low, space.high).astype(space.dtype)
+class _EnvActions:
+    """Sampled actions -> what the env takes: numpy on the host, or tensors on the device of a torch-backend env."""
+
+    def __init__(self, space: gym.Space, device: torch.device | None):
+        self.space, self.device = space, device  # device None: a numpy env
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        if device is not None and not self.discrete:
+            self.low, self.high = (torch.as_tensor(b, device=device) for b in (space.low, space.high))
+            self.dtype = _torch_dtype(space.dtype)
+
+    def __call__(self, action: torch.Tensor) -> Any:
+        if self.device is not None:  # stays on the device
+            if self.discrete:
+                return action + int(self.space.start) if self.space.start else action
+            return torch.clamp(action, self.low, self.high).to(self.dtype)
+        a = action.cpu().numpy()
+        if self.discrete:
+            return a + int(self.space.start) if self.space.start else a
+        # The Gaussian is unbounded; the env gets the action clipped to its bounds, the loss the sampled one.
+        return np.clip(a, self.space.low, self.space.high).astype(self.space.dtype)
+
+
+def _env_device(obs: Any, device: torch.device) -> torch.device | None:
+    """The device of a torch-backend env's observations (None for numpy ones); it must be the learner's."""
+    leaf = first_leaf(obs)
+    if not isinstance(leaf, torch.Tensor):
+        return None
+    # A mismatch would copy every observation and action between devices, which is the numpy path's cost.
+    if leaf.device.type != device.type or (device.index is not None and leaf.device != device):
+        raise ConfigError(f"The env's tensors are on `{leaf.device}` but the learner's `device` is `{device}`; "
+                          f"make the env with device={str(device)!r} or set PPOArgs(device={str(leaf.device)!r})")
+    return leaf.device
+
+
+class _DeviceSteps:
+    """What :class:`_EpisodeLog` reads of each step, kept on the device for one rollout and copied once at its end.
+
+    On a torch-backend env the log would otherwise copy rewards, flags and every term to the host on
+    every step; here the rollout loop only writes into ``(T, N)`` device buffers.
+    """
+
+    def __init__(self, n_steps: int, num_envs: int, device: torch.device):
+        self.size, self.device = (n_steps, num_envs), device
+        self.columns: dict[str, torch.Tensor] = {}
+        self.terms: dict[str, torch.Tensor] = {}
+        self.steps: list[int] = []
+
+    def _column(self, store: dict[str, torch.Tensor], key: str, dtype: torch.dtype) -> torch.Tensor:
+        if key not in store:
+            store[key] = torch.zeros(self.size, dtype=dtype, device=self.device)
+        return store[key]
+
+    def record(self, t: int, step: int, reward: torch.Tensor, done: torch.Tensor, valid: torch.Tensor,
+               info: Mapping[str, Any]) -> None:
+        self.steps.append(step)
+        self._column(self.columns, "task_reward", torch.float64)[t] = info.get("task_reward", reward)
+        self._column(self.columns, "done", torch.bool)[t] = done
+        self._column(self.columns, "valid", torch.bool)[t] = valid
+        if "is_success" in info:
+            self._column(self.columns, "is_success", torch.bool)[t] = torch.as_tensor(info["is_success"], device=self.device)
+            mask = info.get("_is_success")
+            # a host mask that is all True (the usual one) is written as a constant: no copy to the device
+            whole = mask is None or (isinstance(mask, np.ndarray) and bool(mask.all()))
+            self._column(self.columns, "_is_success", torch.bool)[t] = True if whole else torch.as_tensor(mask, device=self.device)
+        if "reward_fallback" in info:
+            self._column(self.columns, "reward_fallback", torch.bool)[t] = torch.as_tensor(info["reward_fallback"], device=self.device)
+        for name, value in info.get("reward_terms", {}).items():
+            self._column(self.terms, name, torch.float64)[t] = value
+
+    def replay(self, log: _EpisodeLog) -> None:
+        """Copy the rollout to the host (one transfer per column) and feed the log step by step."""
+        cols = {k: v.cpu().numpy() for k, v in self.columns.items()}
+        terms = {k: v.cpu().numpy() for k, v in self.terms.items()}
+        for t, step in enumerate(self.steps):
+            info: dict[str, Any] = {"task_reward": cols["task_reward"][t], "reward_terms": {k: v[t] for k, v in terms.items()}}
+            for key in ("is_success", "_is_success", "reward_fallback"):
+                if key in cols:
+                    info[key] = cols[key][t]
+            log.step(step, cols["task_reward"][t], cols["done"][t], cols["valid"][t], info)
+        self.steps = []
 
 
 # ---------------------------------------------------------------- episode logging and evaluation
@@ -567,11 +648,14 @@ def evaluate(agent: Agent, envs: gym.vector.VectorEnv, seed: int, deterministic:
     to_torch = _ToTorch(envs.single_observation_space, next(agent.parameters()).device)
     generator = torch.Generator(to_torch.device).manual_seed(seed)
     obs, _ = envs.reset(seed=seed)
+    env_actions = _EnvActions(envs.single_action_space, _env_device(obs, to_torch.device))
     n = envs.num_envs
     returns, success, finished = np.zeros(n), np.full(n, math.nan), np.zeros(n, dtype=bool)
     while not finished.all():
         action = agent.act(to_torch(obs), generator, deterministic)[0]
-        obs, reward, terminated, truncated, info = envs.step(_env_actions(action, envs.single_action_space))
+        obs, reward, terminated, truncated, info = envs.step(env_actions(action))
+        # Evaluation is not the training loop: a torch-backend env's flags come to the host here.
+        reward, terminated, truncated = host(reward), host(terminated), host(truncated)
         returns += np.where(finished, 0.0, reward)
         for i in np.flatnonzero((terminated | truncated) & ~finished):
             success[i] = _success(info, i)
@@ -701,7 +785,8 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
     global_step, next_eval, first_rollout = 0, eval_every, 0
     if saved is None:
         obs, _ = envs.reset(seed=seed)
-        next_obs, prev_done = to_torch(obs), np.zeros(N, dtype=bool)
+        env_device = _env_device(obs, device)
+        next_obs = to_torch(obs)
     else:
         agent.load_state_dict(saved["agent"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -711,14 +796,28 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
         eval_time, wall_before = saved["eval_time_s"], saved["wall_time_s"]
         if own_envs:
             next_obs, prev_done = {k: v.to(device) for k, v in saved["next_obs"].items()}, saved["prev_done"]
+            prev_done = prev_done.to(device) if isinstance(prev_done, torch.Tensor) else prev_done
+            env_device = device if isinstance(prev_done, torch.Tensor) else None
         else:
             warnings.warn(f"The envs of the checkpoint in `{checkpoint_dir}` could not be pickled; the resumed run "
                           "resets them and no longer matches an uninterrupted run", stacklevel=2)
             if term is not None:
                 term.load_state_dict(saved["term"])
             obs, _ = envs.reset(seed=seed + global_step)
-            next_obs, prev_done = to_torch(obs), np.zeros(N, dtype=bool)
+            env_device = _env_device(obs, device)
+            next_obs = to_torch(obs)
             log.drop_partial()
+    # A torch-backend env (tensors on the learner's device) keeps stepping, shaping and storage there:
+    # the loop below then copies nothing to the host per step (flags, rewards and the episode log stay
+    # on the device until the rollout ends). A numpy env takes the host path.
+    on_device = env_device is not None
+    if saved is None or not own_envs:
+        prev_done = torch.zeros(N, dtype=torch.bool, device=device) if on_device else np.zeros(N, dtype=bool)
+    all_valid = torch.ones(N, dtype=torch.bool, device=device) if on_device else np.ones(N, dtype=bool)
+    env_actions = _EnvActions(envs.single_action_space, env_device)
+    device_steps = _DeviceSteps(T, N, device) if on_device else None
+    final_values = torch.zeros(T, N, device=device)  # device path, SAME_STEP: V(final obs) where has_final
+    has_final = torch.zeros(T, N, dtype=torch.bool, device=device)
     tb = ScalarLog(tensorboard_dir, purge_step=global_step if saved is not None else None)
 
     def run_evaluation(step: int) -> None:
@@ -753,7 +852,8 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
             optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - rollout_i / n_rollouts)
         rollout_start = time.perf_counter()
         n_episodes_before = len(log.episodes)
-        final_values: dict[tuple[int, int], float] = {}  # SAME_STEP truncations: (t, env) -> V(final obs)
+        host_final_values: dict[tuple[int, int], float] = {}  # host path, SAME_STEP truncations: (t, env) -> V(final obs)
+        has_final.zero_()
 
         # ---- collect: T vector steps with the current policy
         for t in range(T):
@@ -763,25 +863,35 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
                 buf.obs[k][t] = v
             buf.actions[t], buf.logprobs[t], buf.values[t] = action, logp, value
             # Under NEXT_STEP the step after a done only resets that sub-env: not a transition.
-            valid = ~prev_done if mode == AutoresetMode.NEXT_STEP else np.ones(N, dtype=bool)
-            obs, reward, terminated, truncated, info = envs.step(_env_actions(action, envs.single_action_space))
+            valid = ~prev_done if mode == AutoresetMode.NEXT_STEP else all_valid
+            obs, reward, terminated, truncated, info = envs.step(env_actions(action))
             done = terminated | truncated
-            buf.valid[t] = torch.as_tensor(valid, device=device)
-            buf.rewards[t] = torch.as_tensor(np.asarray(reward, dtype=np.float32), device=device)
-            buf.terminated[t] = torch.as_tensor(terminated, device=device)
-            buf.truncated[t] = torch.as_tensor(truncated, device=device)
-            if mode == AutoresetMode.SAME_STEP and truncated.any():
-                rows = np.flatnonzero(truncated)
-                with torch.no_grad():
-                    v_final = agent.value(to_torch.stack([info["final_obs"][i] for i in rows]))
-                final_values.update({(t, int(i)): float(v) for i, v in zip(rows, v_final)})
             global_step += N
-            log.step(global_step, np.asarray(reward), done, valid, info)
+            if on_device:  # tensors on the learner's device: copied into storage there, nothing to the host
+                buf.valid[t], buf.rewards[t], buf.terminated[t], buf.truncated[t] = valid, reward, terminated, truncated
+                if mode == AutoresetMode.SAME_STEP and "final_obs" in info:
+                    with torch.no_grad():
+                        final_values[t] = agent.value(to_torch(info["final_obs"]))
+                    has_final[t] = truncated
+                device_steps.record(t, global_step, reward, done, valid, info)
+            else:
+                buf.valid[t] = torch.as_tensor(valid, device=device)
+                buf.rewards[t] = torch.as_tensor(np.asarray(reward, dtype=np.float32), device=device)
+                buf.terminated[t] = torch.as_tensor(terminated, device=device)
+                buf.truncated[t] = torch.as_tensor(truncated, device=device)
+                if mode == AutoresetMode.SAME_STEP and truncated.any():
+                    rows = np.flatnonzero(truncated)
+                    with torch.no_grad():
+                        v_final = agent.value(to_torch.stack([info["final_obs"][i] for i in rows]))
+                    host_final_values.update({(t, int(i)): float(v) for i, v in zip(rows, v_final)})
+                log.step(global_step, np.asarray(reward), done, valid, info)
             prev_done = done
             next_obs = to_torch(obs)
             if progress is not None and time.monotonic() - last_progress >= 1.0:
                 last_progress = time.monotonic()
                 progress(global_step)
+        if on_device:
+            device_steps.replay(log)  # the rollout's episode log: one copy to the host per column
         rollout_metrics: dict[str, float] = {}
         if learned:  # learned bonuses train on what they recorded; the next rollout is scored with them
             for name, values in update_learned_terms(term).items():
@@ -801,8 +911,10 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
         with torch.no_grad():
             buf.next_values[:-1] = buf.values[1:]
             buf.next_values[-1] = agent.value(next_obs)
-        for (t, i), v in final_values.items():
+        for (t, i), v in host_final_values.items():
             buf.next_values[t, i] = v
+        if on_device and mode == AutoresetMode.SAME_STEP:
+            buf.next_values = torch.where(has_final, final_values, buf.next_values)
         gamma = args.gamma if discount_term is None else float(discount_term.discount)
         buf.advantages, buf.returns = compute_gae(buf.rewards, buf.values, buf.next_values, buf.terminated,
                                                   buf.truncated, buf.valid, gamma, args.gae_lambda)
@@ -821,9 +933,9 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
                 new_logp, entropy, critic_out = agent.evaluate({k: v[mb] for k, v in b_obs.items()}, b_actions[mb])
                 log_ratio = new_logp - b_logprobs[mb]
                 ratio = log_ratio.exp()
-                with torch.no_grad():
-                    approx_kl = float(((ratio - 1) - log_ratio).mean())  # Schulman's k3 estimator, as CleanRL
-                    clipfracs.append(float(((ratio - 1.0).abs() > args.clip_range).float().mean()))
+                with torch.no_grad():  # kept as tensors: a float() per minibatch would wait for the device
+                    approx_kl_t = ((ratio - 1) - log_ratio).mean()  # Schulman's k3 estimator, as CleanRL
+                    clipfracs.append(((ratio - 1.0).abs() > args.clip_range).float().mean())
                 adv = b_adv[mb]
                 if args.normalize_advantage and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -842,12 +954,16 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
-                stats = (pg_loss.item(), v_loss.item(), ent.item())
+                stats_t = (pg_loss.detach(), v_loss.detach(), ent.detach())
+            if n_samples:
+                approx_kl = float(approx_kl_t)
             if args.target_kl is not None and approx_kl > args.target_kl:
                 break
+        if n_samples:
+            stats = tuple(float(x) for x in stats_t)
         rollout_metrics.update({
             "step": global_step, "losses/policy": stats[0], "losses/value": stats[1], "losses/entropy": stats[2],
-            "losses/approx_kl": approx_kl, "losses/clipfrac": float(np.mean(clipfracs)) if clipfracs else 0.0,
+            "losses/approx_kl": approx_kl, "losses/clipfrac": float(torch.stack(clipfracs).mean()) if clipfracs else 0.0,
             "charts/samples": n_samples, "charts/sps": T * N / (time.perf_counter() - rollout_start),
         })
         metrics.append(rollout_metrics)

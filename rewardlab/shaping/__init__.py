@@ -26,6 +26,9 @@ from rewardlab.shaping.transforms import Clip, RunningNormalize, ShapingWarning
 # Registers LLMReward for configs (after the terms it builds on); the LLM client loads only when used.
 from rewardlab.shaping.llm import LLMReward  # noqa: E402  isort: skip
 
+# Registers PreferenceReward and HierarchicalPreference for configs; torch loads only when one predicts or trains.
+from rewardlab.shaping.preferences import HierarchicalPreference, PreferenceReward  # noqa: E402  isort: skip
+
 __all__ = [
     "Transition",
     "Term",
@@ -52,6 +55,8 @@ __all__ = [
     "NovelD",
     "update_learned_terms",
     "LLMReward",
+    "PreferenceReward",
+    "HierarchicalPreference",
     "KRC",
     "LogSigmoid",
     "PAR",

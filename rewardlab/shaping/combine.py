@@ -11,7 +11,9 @@ References (of :class:`LogSigmoid` and :class:`PAR`) are a number, or a running 
 term's own past values, ``{"quantile": q, "window": n}`` (see :class:`RunningQuantile`).
 
 Every formula here is written once, in arithmetic that works on Python floats (the single-env
-path) and numpy arrays (the batched path) alike.
+path), numpy arrays (the batched path) and torch tensors on any device (the on-device trainer)
+alike; running-quantile references keep their window on the host and refuse tensors
+(:class:`~rewardlab.errors.DeviceUnsupported`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._array import namespace
+from rewardlab._array import is_host, namespace, require_host
 from rewardlab.errors import InvalidParameter, did_you_mean
 from rewardlab.shaping.terms import SingleTransition, Term, Transition, _check_terms, evaluate, register_term, where
 
@@ -163,6 +165,8 @@ class _Referenced(Term):
 
     def _compare(self, t: Transition | SingleTransition) -> Any:
         r = evaluate(self._params["term"], t)
+        if self._running and not is_host(r):
+            require_host(r, f"{type(self).__name__} `{self.name}`", "a running-quantile reference keeps its window on the host (np.quantile)")
         refs = [ref.value(r) for ref in self._references]
         value = self.formula(r, refs)
         for ref in self._references:  # after computing: a reward is compared with the past only
@@ -172,6 +176,10 @@ class _Referenced(Term):
 
     def formula(self, r: Any, refs: list[Any]) -> Any:
         raise NotImplementedError
+
+    @property
+    def _running(self) -> bool:
+        return any(isinstance(ref, RunningQuantile) for ref in self._references)
 
     def __call__(self, t: Transition) -> Any:
         return self._compare(t)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._array import namespace
+from rewardlab._array import host, namespace
 from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.terms import Term, Transition, _check_terms, register_term
 
@@ -96,8 +96,9 @@ class Gate(Term):
         mask = np.asarray(mask, dtype=bool) if not hasattr(mask, "shape") else mask
         if self._acc_immediate is None or self._acc_immediate.shape[0] != mask.shape[0]:
             xp = namespace(mask)
-            self._acc_immediate = xp.zeros(mask.shape, dtype=xp.float64)
-            self._acc_outcome = xp.zeros(mask.shape, dtype=xp.float64)
+            device = getattr(mask, "device", None) if xp is not np else None  # the sums live where the flags do
+            self._acc_immediate = xp.zeros(mask.shape, dtype=xp.float64, device=device)
+            self._acc_outcome = xp.zeros(mask.shape, dtype=xp.float64, device=device)
         xp = namespace(self._acc_immediate)
         self._acc_immediate = xp.where(mask, 0.0, self._acc_immediate)
         self._acc_outcome = xp.where(mask, 0.0, self._acc_outcome)
@@ -127,8 +128,8 @@ class Gate(Term):
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
-            "acc_immediate": None if self._acc_immediate is None else np.array(self._acc_immediate),
-            "acc_outcome": None if self._acc_outcome is None else np.array(self._acc_outcome),
+            "acc_immediate": None if self._acc_immediate is None else host(self._acc_immediate).copy(),
+            "acc_outcome": None if self._acc_outcome is None else host(self._acc_outcome).copy(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -94,6 +94,8 @@ class PBRS(Term):
         if not hasattr(phi, "dtype") or phi.dtype == np.float32:
             # float32 observations give float32 potentials; shaping in float64 keeps telescoping exact.
             phi = np.asarray(phi, dtype=np.float64)
+        elif not isinstance(phi, np.ndarray) and phi.dtype != namespace(phi).float64:
+            phi = namespace(phi).astype(phi, namespace(phi).float64)  # the same on a device, where it stays
         if not bool(namespace(phi).isfinite(phi).all()):
             self._non_finite(phi)
         return phi
@@ -148,7 +150,8 @@ class PBRS(Term):
         return value
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_phi": None if self._last_phi is None else self._last_phi.copy()}
+        last = self._last_phi
+        return {"last_phi": None if last is None else last.copy() if isinstance(last, np.ndarray) else last.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # A copy: single() updates the cache in place, which must not write into the caller's state.

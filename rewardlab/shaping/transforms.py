@@ -106,23 +106,35 @@ class RunningNormalize(Term):
         x = self._params["term"](t)
         xp = namespace(x)
         if self.update:
-            self._update(np.asarray(x if xp is np else x.detach().cpu(), dtype=np.float64)[np.asarray(t.valid, dtype=bool)])
+            self._update(x, t.valid)
         mean = self.mean if self._params["center"] else 0.0
-        return xp.where(t.valid, (x - mean) / math.sqrt(self.var + self._params["epsilon"]), xp.zeros_like(x))
+        # ** 0.5 rather than math.sqrt: the statistics are floats on the host, 0-d tensors on a device.
+        return xp.where(t.valid, (x - mean) / (self.var + self._params["epsilon"]) ** 0.5, xp.zeros_like(x))
 
-    def _update(self, batch: np.ndarray) -> None:
-        # Chan et al.'s parallel merge of (mean, var, count); the first samples replace the prior var of 1.
-        n = batch.size
-        if n == 0:
-            return
-        b_mean, b_var = float(batch.mean()), float(batch.var())
-        if self.count == 0:
-            self.mean, self.var, self.count = b_mean, b_var, n
-            return
-        total = self.count + n
+    def _update(self, x: Any, valid: Any) -> None:
+        # Chan et al.'s parallel merge of (mean, var, count); from count 0 it gives the batch's own
+        # statistics (the prior var of 1 is weighted by 0). The batch statistics are taken over real
+        # steps only: by boolean selection on the host, by masked sums on a device (no host copy).
+        if isinstance(x, np.ndarray):
+            batch = x[np.asarray(valid, dtype=bool)].astype(np.float64, copy=False)
+            n: Any = batch.size
+            if n == 0:
+                return
+            b_mean, b_var = float(batch.mean()), float(batch.var())
+            total = self.count + n
+        else:
+            xp = namespace(x)
+            w = xp.astype(valid, x.dtype)
+            n = xp.sum(w)
+            b_mean = xp.sum(x * w) / xp.clip(n, 1.0, None)
+            b_var = xp.sum((x - b_mean) ** 2 * w) / xp.clip(n, 1.0, None)
+            total = xp.clip(self.count + n, 1.0, None)  # an empty first batch leaves the prior (n = 0 below)
         delta = b_mean - self.mean
         m2 = self.var * self.count + b_var * n + delta * delta * self.count * n / total
-        self.mean, self.var, self.count = self.mean + delta * n / total, m2 / total, total
+        var = m2 / total
+        if not isinstance(x, np.ndarray):  # an empty batch keeps the old variance (the host path returned early)
+            var = namespace(x).where(n > 0, var, self.var + 0.0 * var)
+        self.mean, self.var, self.count = self.mean + delta * n / total, var, self.count + n
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "mean": self.mean, "var": self.var, "count": self.count}

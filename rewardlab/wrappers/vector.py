@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from rewardlab._array import replace_rows
+from rewardlab._array import first_leaf, namespace, replace_rows, where_rows
 from rewardlab.shaping.terms import Term, Transition
 from rewardlab.wrappers.composer import RewardComposer, term_and_config
 
@@ -31,6 +31,11 @@ class VectorRewardShaping(gym.vector.VectorWrapper, gym.utils.RecordConstructorA
     ``info["task_reward"]`` and ``info["reward_terms"][name]`` are arrays over sub-envs (with
     Gymnasium's ``_key`` masks); the parts sum to the returned rewards.
 
+    A torch-backend env (observations and rewards are tensors) is shaped on its device: flags,
+    masks, rewards (float64) and parts are tensors there, and nothing is copied to the host; on an
+    accelerator the terms are reset every step with the mask of restarted sub-envs (asking whether
+    any restarted would wait for the device).
+
     Example:
         >>> import gymnasium as gym
         >>> from rewardlab.shaping import EnvReward, PBRS
@@ -50,37 +55,59 @@ class VectorRewardShaping(gym.vector.VectorWrapper, gym.utils.RecordConstructorA
         self.autoreset_mode = AutoresetMode(env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
         self._composer = RewardComposer(term, env.spec.id if env.spec is not None else None)
         self._obs: Any = None
-        self._ones = np.ones(self.num_envs, dtype=bool)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._ones: Any = np.ones(self.num_envs, dtype=bool)
+        self._prev_done: Any = np.zeros(self.num_envs, dtype=bool)
+        self._device: Any = None  # a tensor of the env's backend once reset returns tensors (None: numpy)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        mask = self._ones
+        mask = None
         if options is not None and "reset_mask" in options:  # read first: the vector env pops it
-            mask = np.array(options["reset_mask"], dtype=bool)
+            mask = options["reset_mask"]
         obs, info = self.env.reset(seed=seed, options=options)
+        leaf = first_leaf(obs)
+        self._device = None if isinstance(leaf, np.ndarray) else leaf  # a tensor of the env's backend and device
+        if self._device is not None:
+            xp = namespace(leaf)
+            self._ones = xp.ones(self.num_envs, dtype=xp.bool, device=leaf.device)
+            if not hasattr(self._prev_done, "device") or self._prev_done.device != leaf.device:
+                self._prev_done = xp.zeros(self.num_envs, dtype=xp.bool, device=leaf.device)
+            mask = self._ones if mask is None else xp.asarray(mask, dtype=xp.bool, device=leaf.device)
+        else:
+            self._ones = np.ones(self.num_envs, dtype=bool)
+            if not isinstance(self._prev_done, np.ndarray):
+                self._prev_done = np.zeros(self.num_envs, dtype=bool)
+            mask = self._ones if mask is None else np.array(mask, dtype=bool)
         self._composer.reset(mask, obs)
         self._prev_done = self._prev_done & ~mask
         self._obs = obs
         return obs, info
 
-    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         obs, rewards, terminated, truncated, info = self.env.step(actions)
+        on_device = self._device is not None
         done = terminated | truncated
         valid, next_obs = self._ones, obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             valid = ~self._prev_done
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP and on_device:
+            if "final_obs" in info:  # a batch of final observations; rows that did not end are ignored
+                next_obs = where_rows(done, info["final_obs"], obs)
         elif self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
             # The returned obs of a done sub-env is already the next episode's first one.
             next_obs = replace_rows(obs, {i: info["final_obs"][i] for i in np.flatnonzero(done)})
-        t = Transition(self._obs, actions, next_obs, np.asarray(rewards, dtype=np.float64), terminated, truncated, valid, info)
+        task = namespace(rewards).astype(rewards, namespace(rewards).float64) if on_device else np.asarray(rewards, dtype=np.float64)
+        t = Transition(self._obs, actions, next_obs, task, terminated, truncated, valid, info)
         total, parts = self._composer(t)
 
         restarted = ~valid if self.autoreset_mode == AutoresetMode.NEXT_STEP else done
-        if self.autoreset_mode != AutoresetMode.DISABLED and restarted.any():
+        # On an accelerator, asking whether any sub-env restarted would wait for the device, so the terms
+        # are reset with the mask every step; on the host (numpy, or torch on the CPU) asking is free.
+        accelerator = on_device and restarted.device.type != "cpu"
+        if self.autoreset_mode != AutoresetMode.DISABLED and (accelerator or bool(restarted.any())):
             self._composer.reset(restarted, obs)
         self._prev_done = done
         self._obs = obs
         info = dict(info)
-        info["task_reward"], info["_task_reward"] = np.asarray(rewards), self._ones
+        info["task_reward"], info["_task_reward"] = rewards if on_device else np.asarray(rewards), self._ones
         info["reward_terms"], info["_reward_terms"] = parts, self._ones
         return obs, total, terminated, truncated, info

@@ -23,6 +23,7 @@ from gymnasium.utils.env_checker import data_equivalence
 import rewardlab  # noqa: F401  (registers the ids)
 from rewardlab.envs import list_ids
 from rewardlab.envs.control.barfi_grid import BonusGrid
+from rewardlab.envs.control.subgoal_chain import SubgoalChain
 from rewardlab.envs.control.base import ControlTask
 from rewardlab.envs.coopetition import list_envs, parallel_env
 from rewardlab.envs.coopetition.gym_env import CoopetitionEnv
@@ -56,11 +57,11 @@ def invalid_actions(space: gym.Space) -> list:
 def short_episode_env(env_id: str) -> gym.Env:
     """The env of `env_id` with a 2-step horizon of its own (its family's documented argument)."""
     cls, spec = _entry(env_id), gym.spec(env_id)
-    if issubclass(cls, (ControlTask, BonusGrid)):
+    if issubclass(cls, (ControlTask, BonusGrid, SubgoalChain)):
         return gym.make(env_id, horizon=2)
     if issubclass(cls, CoopetitionEnv):
         return gym.make(env_id, max_steps=2)
-    assert issubclass(cls, GridhackEnv), cls  # the three families (and BonusGrid) cover every registered id
+    assert issubclass(cls, GridhackEnv), cls  # the three families (and BonusGrid, SubgoalChain) cover every registered id
     return cls(**spec.kwargs, max_episode_steps=2)  # gym.make would take max_episode_steps for its TimeLimit
 
 

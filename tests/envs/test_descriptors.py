@@ -39,7 +39,7 @@ def _size(space: gym.Space) -> int:
 
 
 def test_every_registered_id_has_a_descriptor():
-    assert len(IDS) == 64  # 22 control (11 tasks x Sparse/Dense) + 21 gridhack + 20 coopetition + BonusGrid
+    assert len(IDS) == 65  # 22 control (11 tasks x Sparse/Dense) + 21 gridhack + 20 coopetition + BonusGrid + SubgoalChain
     assert [i for i in IDS if descriptor_for(i).env_id != i] == []
 
 

@@ -37,6 +37,7 @@ from rewardlab.shaping import (
     Sum,
 )
 from rewardlab.shaping.llm.feedback import LLMFeedbackReward
+from rewardlab.shaping.preferences import HierarchicalPreference, PreferenceReward
 from rewardlab.shaping.terms import TERM_TYPES, SingleTransition, Transition
 
 
@@ -65,6 +66,8 @@ MESSAGES = [b"f - a key.", b"Never mind.", b"", b"You unlock the door."]
 
 #: type name -> a builder with small valid arguments (a new registered type must be added here).
 FACTORIES = {
+    "PreferenceReward": lambda: PreferenceReward(segment_length=3, pairs_per_update=4, hidden=8, seed=1),
+    "HierarchicalPreference": lambda: HierarchicalPreference(["is_success", "-energy"], segment_length=3, hidden=8, seed=1),
     "EnvReward": lambda: EnvReward(),
     "Constant": lambda: Constant(0.3),
     "Sum": lambda: Sum([EnvReward(), Constant(0.1), PBRS(phi, gamma=0.9)]),

@@ -58,10 +58,11 @@ def task_ids(kind: str = "Sparse") -> list[str]:
 
 def register_envs() -> None:
     """Register ``rewardlab/Sparse-<Task>-v0`` and ``rewardlab/Dense-<Task>-v0`` for every task, and their potentials."""
-    from rewardlab.envs.control import barfi_grid
+    from rewardlab.envs.control import barfi_grid, subgoal_chain
 
     register_gymnasium_potentials()
     barfi_grid.register_envs()
+    subgoal_chain.register_envs()
     for task, (entry, potentials) in TASKS.items():
         for kind in ("Sparse", "Dense"):
             env_id = f"rewardlab/{kind}-{task}-v0"

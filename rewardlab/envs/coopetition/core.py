@@ -175,14 +175,23 @@ class CoopetitionCore:
 
     # --- API -----------------------------------------------------------------------------------
 
-    def reset(self, mask: np.ndarray | None = None, seeds: list[int | None] | None = None) -> None:
-        """Reset the sub-envs selected by the boolean numpy `mask` (all when None).
+    def reset(self, mask: Any = None, seeds: list[int | None] | None = None) -> None:
+        """Reset the sub-envs selected by the boolean `mask` (all when None).
 
         ``seeds[i]`` (when given and not None) reseeds sub-env i's generator first. No state survives a
         reset: trust, reputation, loyalty, coalition, memory, agreements and public reputations all
-        return to their initial values.
+        return to their initial values. On the torch backend `mask` may be a bool tensor on the core's
+        device: the reset is then a masked write on the device, with no read back to the host (except
+        for SynergySearch's gamma, which the host generators draw).
         """
         B, xp = self.num_envs, self.xp
+        if self.backend == "torch" and seeds is None and hasattr(mask, "device"):
+            for key, value in self._init.items():
+                mk = xp.reshape(mask, (B,) + (1,) * (value.ndim - 1))
+                setattr(self, key, xp.where(mk, value, getattr(self, key)))
+            if self.params.special == "random_gamma":
+                self._draw_gamma(self.to_numpy(mask))
+            return
         mask_np = np.ones(B, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         if seeds is not None:
             for i, s in enumerate(seeds):
@@ -198,13 +207,16 @@ class CoopetitionCore:
             for key, value in self._init.items():
                 mk = xp.reshape(m, (B,) + (1,) * (value.ndim - 1))
                 setattr(self, key, xp.where(mk, value, getattr(self, key)))
-        p = self.params
-        if p.special == "random_gamma":
-            lo, hi = p.gamma_range
-            g = self.to_numpy(self.gamma).copy()
-            for i in np.flatnonzero(mask_np):
-                g[i] = self._rngs[i].uniform(lo, hi)
-            self.gamma = self._arr(g)
+        if self.params.special == "random_gamma":
+            self._draw_gamma(mask_np)
+
+    def _draw_gamma(self, mask_np: np.ndarray) -> None:
+        """SynergySearch: a new gamma from each reset sub-env's own generator (host mask `mask_np`)."""
+        lo, hi = self.params.gamma_range
+        g = self.to_numpy(self.gamma).copy()
+        for i in np.flatnonzero(mask_np):
+            g[i] = self._rngs[i].uniform(lo, hi)
+        self.gamma = self._arr(g)
 
     def _partner(self) -> Any:
         """DynamicPartnerSelection: pairs by public reputation (highest two together, then the next two)."""

@@ -15,6 +15,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from rewardlab.envs.actions import REAL_KINDS, check_box_batch
+from rewardlab.envs.backend import resolve_backend
 from rewardlab.envs.coopetition.core import CoopetitionCore
 from rewardlab.envs.coopetition.gym_env import resolve_control
 from rewardlab.envs.coopetition.parallel import env_id
@@ -32,7 +33,11 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
     observations ``[B, d]``. When a sub-env ends, the returned observation is already the next
     episode's first one and the last one is in ``info["final_obs"]`` (mask ``info["_final_obs"]``).
     ``info["payoff"]``, ``info["utility"]`` and ``info["rewards"]`` are ``[B, n]``, ``info["is_success"]`` ``[B]``.
-    With ``backend="torch"`` observations, rewards, flags and info arrays are torch tensors on ``device``.
+    With ``backend="torch"`` (``device=`` a torch device, default CPU) observations, rewards, flags and
+    info arrays (and their ``_key`` masks) are torch tensors on ``device``, equal to the numpy backend's
+    for the same seed, and ended sub-envs reset on the device: ``info["final_obs"]`` is then in every
+    step's info, with ``info["_final_obs"]`` the (B,) bool tensor of the sub-envs that ended (all False
+    on most steps), so that no step reads the done flags back to the host.
     ``actions`` has shape ``(num_envs, *single_action_space.shape)``, a real dtype and finite rows
     (else :class:`~rewardlab.errors.InvalidAction` names the rows); out-of-bounds entries are clipped.
 
@@ -53,8 +58,10 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
                  render_mode: str | None = None, **kwargs: Any):
         if render_mode is not None:
             raise InvalidParameter(f"`render_mode` must be None (coopetition envs do not render). Received {render_mode!r}")
+        backend, device = resolve_backend(backend, device)
         self.params = build_params(name, **kwargs)
         self.core = CoopetitionCore(self.params, num_envs=num_envs, backend=backend, device=device)
+        self.backend, self.device = backend, self.core.device
         self.xp = self.core.xp
         p, n = self.params, self.params.n
         self.num_envs = int(num_envs)
@@ -71,7 +78,8 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self._agent_obs: Any = None
-        self._ones = np.ones(self.num_envs, dtype=bool)
+        self._ones = np.ones(self.num_envs, dtype=bool) if backend == "numpy" else \
+            self.xp.ones((self.num_envs,), dtype=self.xp.bool, device=self.device)
 
     def _view(self) -> Any:
         if self.control == "joint":
@@ -140,6 +148,10 @@ class CoopetitionVectorEnv(gym.vector.VectorEnv):
             "payoff": out.payoff, "_payoff": ones, "utility": out.utility, "_utility": ones,
             "rewards": out.reward, "_rewards": ones, "is_success": out.success, "_is_success": ones,
         }
+        if self.backend == "torch":  # reset on the device: the done flags stay there
+            info["final_obs"], info["_final_obs"] = obs, done
+            self.core.reset(mask=done)
+            return self._view(), reward, out.terminated, out.truncated, info
         done_np = self.core.to_numpy(done)
         if done_np.any():
             info["final_obs"], info["_final_obs"] = obs, done_np

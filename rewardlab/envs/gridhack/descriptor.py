@@ -23,7 +23,8 @@ Example:
 from __future__ import annotations
 
 from rewardlab.envs.gridhack import tiles
-from rewardlab.envs.gridhack.core import HP_MAX, OBSERVATION_KEYS
+from rewardlab.envs.gridhack.core import OBSERVATION_KEYS
+from rewardlab.envs.gridhack.rules import HP_MAX
 from rewardlab.envs.gridhack.tasks import TASKS
 from rewardlab.envs.gridhack.tiles import Cell, Cmd, Item
 from rewardlab.errors import ConfigError, did_you_mean

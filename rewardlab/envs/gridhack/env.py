@@ -7,9 +7,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rewardlab._array import host
 from rewardlab.envs.actions import INT_TYPES, check_discrete, finished
 from rewardlab.envs.gridhack import render, spaces
-from rewardlab.envs.gridhack.core import _WIN, OBSERVATION_KEYS, GridhackCore
+from rewardlab.envs.gridhack.core import OBSERVATION_KEYS, GridhackCore
+from rewardlab.envs.gridhack.rules import MAP_WINDOW
 from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
 from rewardlab.envs.gridhack.tiles import MESSAGE_TABLE, decode_message
 from rewardlab.errors import InvalidParameter, did_you_mean
@@ -167,8 +169,8 @@ class GridhackEnv(gym.Env[dict, np.int64]):
 
 def render_row(core: GridhackCore, i: int, mode: str) -> str | np.ndarray:
     """Render sub-env `i` of a core as text or as a tile image."""
-    glyphs = np.asarray(core.glyph[(i, *_WIN)])
+    glyphs = host(core.glyph[(i, *MAP_WINDOW)])  # a tensor on any device (torch backend) comes to the host
     if mode == "rgb_array":
         return render.rgb(glyphs)
-    bl = np.asarray(core.stats[:, i] - core._bl_offset)
+    bl = host(core.stats[:, i] - core._bl_offset)
     return render.ansi(glyphs, decode_message(MESSAGE_TABLE[int(core.msg[i])]), bl)

@@ -1,33 +1,27 @@
-"""Compiled step and episode start of the gridhack core for the numpy backend.
+"""The numba step kernel of the gridhack core, for the numpy backend: a compiled loop over envs.
 
-:class:`GridhackCore` states its rules with whole-batch array operations, and the torch backend runs them.
-With numpy those are many small calls (about 25 at B = 1 on a lava task, 60 with jackals), each costing
-its fixed overhead, so the numpy backend runs these kernels instead: the same rules, read from the same
-tables (:meth:`GridhackCore._k_tables`, packed by :meth:`GridhackCore._jit_tables`), with a loop over
-envs. ``test_gridhack_core.py`` checks that they step exactly as the array rules do, and the v0 digests
-pin both.
+It states no rule of its own: the tables come from :func:`rewardlab.envs.gridhack.rules.step_tables`
+(packed in the row orders of :mod:`~rewardlab.envs.gridhack.rules`), and the hash and the rolls are the
+functions of that module, compiled here. The torch kernel (:mod:`~rewardlab.envs.gridhack.torchcore`)
+reads the same; ``tests/envs/gridhack/test_gridhack_backends.py`` and ``test_gridhack_core.py`` hold the
+two to identical steps, and the v0 digests pin them.
 """
 
 from __future__ import annotations
 
 import numba
-import numpy as np
 
-from rewardlab.envs.gridhack.core import _FLAG_LUCK, RAY_RANGE
+from rewardlab.envs.gridhack import rules, tiles
+from rewardlab.envs.gridhack.rules import (C_ROWS, FLAG_LUCK, J_ROWS, K_ROWS, LUCK_SALT, MELEE_SALT, P_NAMES, RAY_RANGE,
+                                           S_ROWS)
 from rewardlab.envs.gridhack.tiles import BL_DEPTH, BL_HAS_KEY, BL_HP, BL_ITEM, BL_LEVITATING, BL_TIME, BL_X, BL_Y
 from rewardlab.envs.gridhack.tiles import Cell, Msg
 
-__all__ = ["step", "start_episodes", "crops", "K_ROWS", "J_ROWS", "C_ROWS", "S_ROWS", "P_NAMES"]
+__all__ = ["step", "start_episodes", "crops", "DEPENDS_ON"]
 
-_MASK32 = 0xFFFFFFFF
+#: the source files whose code this module's cached kernels compile in (numba's cache tracks only this file)
+DEPENDS_ON = (rules.__file__, tiles.__file__)
 
-# Rows of the packed tables (int64 arrays (rows, n)); the core builds them in these orders.
-K_ROWS = ("slow", "move", "dflat", "j", "down")  # indexed by k (action and prompt)
-J_ROWS = ("go", "msg", "opens", "adflat", "mode", "dx", "dy")  # indexed by j (k and target cell)
-C_ROWS = ("move_cell", "see_msg", "lava", "goal", "blocks_ray", "mon_walkable", "glyph", "char", "color")  # by cell
-S_ROWS = ("flags", "pend", "msg", "cell", "changed", "cold", "death", "d_key", "d_item", "d_lev")  # by state index
-P_NAMES = ("blocked", "cmd_size", "w_key", "w_item", "w_lev", "wp", "map_size", "draw_char", "draw_color",
-           "melee_kills", "mon_moves", "kind", "lo", "hi", "multilevel", "depth", "max_steps", "n_actions")
 (_K_SLOW, _K_MOVE, _K_DFLAT, _K_J, _K_DOWN) = range(len(K_ROWS))
 (_J_GO, _J_MSG, _J_OPENS, _J_ADFLAT, _J_MODE, _J_DX, _J_DY) = range(len(J_ROWS))
 _C_MOVE_CELL, _C_SEE_MSG, _C_LAVA, _C_GOAL, _C_BLOCKS, _C_MON_WALK, _C_GLYPH, _C_CHAR, _C_COLOR = range(len(C_ROWS))
@@ -39,16 +33,13 @@ _KILL, _MISS, _BITE = int(Msg.KILL), int(Msg.MISS), int(Msg.BITE)
 _FREEZE, _COLD_BOUNCE, _DEATH_BOUNCE = int(Msg.FREEZE), int(Msg.COLD_BOUNCE), int(Msg.DEATH_BOUNCE)
 _LAVA_DEATH, _DIE, _DESCEND, _CANT_DOWN = int(Msg.LAVA_DEATH), int(Msg.DIE), int(Msg.DESCEND), int(Msg.CANT_DOWN)
 
-
-@numba.njit(inline="always")
-def _rand(key, time, salt):
-    """GridhackCore._rand of one env, `salt` premultiplied by 0x1B873593."""
-    x = (key * 0x2C1B3C6D + time * 0x297A2D39 + salt) & _MASK32
-    x ^= x >> 15
-    x = (x * 0x2C1B3C6D) & _MASK32
-    x ^= x >> 12
-    x = (x * 0x297A2D39) & _MASK32
-    return x ^ (x >> 15)
+# the rules' integer functions, compiled for one env
+_hash = numba.njit(inline="always")(rules.hash32)
+_melee_kills = numba.njit(inline="always")(rules.melee_kills)
+_kick_lucky = numba.njit(inline="always")(rules.kick_lucky)
+_bites = numba.njit(inline="always")(rules.bites)
+_bite_damage = numba.njit(inline="always")(rules.bite_damage)
+_wander_dir = numba.njit(inline="always")(rules.wander_dir)
 
 
 @numba.njit(inline="always")
@@ -77,9 +68,10 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
          my, mx, malive, cells, glyph, char, color, stack, stack_start):
     """GridhackCore.step for every env: updates the state arrays (the core's of the same names) in place and
     writes `reward` (B,) and `done` (3, B): terminated, truncated, success. (The caller makes the outputs:
-    returning arrays made here costs more than the step itself at B = 1.) The tables are the core's, packed
-    in the row orders above; `dirs` holds rows dy, dx, flat step of the 8 compass directions; `actors` the
-    (glyph, char, color) of the agent (row 0) and the task's monster (row 1)."""
+    returning arrays made here costs more than the step itself at B = 1.) The tables are the task's
+    ``rules.StepTables``: `params` .. `stab` as ``StepTables.packed()`` gives them, then its `dirs` (rows dy,
+    dx, flat step of the 8 compass directions), `salts` and `actors` ((glyph, char, color) of the agent,
+    row 0, and of the task's monster, row 1)."""
     B, M = my.shape
     wp, size = params[_P_WP], params[_P_MAP]
     draw_char, draw_color = params[_P_DRAW_CHAR] != 0, params[_P_DRAW_COLOR] != 0
@@ -107,7 +99,7 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
             j += params[_P_BLOCKED]
         go, m_ = jtab[_J_GO, j], jtab[_J_MSG, j]
         if melee:
-            kill = params[_P_MELEE_KILLS] != 0 and (_rand(key[b], time, 0x1B873593) & 3) != 0
+            kill = params[_P_MELEE_KILLS] != 0 and _melee_kills(_hash(key[b], time, MELEE_SALT))
             if kill:
                 for m in range(M):
                     if base + my[b, m] * wp + mx[b, m] == tpos:
@@ -119,10 +111,10 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
         # whether the display may change: the agent moved, a cell changed, or a monster moved or died
         dirty = melee or apos != opos or jtab[_J_OPENS, j] != 0
 
-        if ktab[_K_SLOW, k]:  # a command: one lookup at the state index, as GridhackCore._commands
+        if ktab[_K_SLOW, k]:  # a command: one lookup at the state index (rules.CMD_TABLES)
             s = (jtab[_J_MODE, j] + params[_P_W_KEY] * stats[BL_HAS_KEY, b] + params[_P_W_ITEM] * stats[BL_ITEM, b]
                  + params[_P_W_LEV] * stats[BL_LEVITATING, b])
-            if stab[_S_FLAGS, s] & _FLAG_LUCK and _rand(key[b], time, 2 * 0x1B873593) % 3 == 0:
+            if stab[_S_FLAGS, s] & FLAG_LUCK and _kick_lucky(_hash(key[b], time, LUCK_SALT)):
                 s += params[_P_CMD_SIZE]
             stats[BL_HAS_KEY, b] += stab[_S_KEY, s]
             stats[BL_ITEM, b] += stab[_S_ITEM, s]
@@ -133,7 +125,7 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
                 dirty = True
             m_ += stab[_S_MSG, s]
             cold, death = stab[_S_COLD, s] != 0, stab[_S_DEATH, s] != 0
-            if cold or death:  # GridhackCore._rays: up to the first cell that blocks
+            if cold or death:  # a ray: up to the first cell that blocks
                 dirty = True
                 froze = killed = False
                 for r in range(1, RAY_RANGE + 1):
@@ -161,19 +153,19 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
         if dead:
             m_ = _LAVA_DEATH
 
-        if M:  # the monsters' turn, in slot order (GridhackCore._monsters_act)
+        if M:  # the monsters' turn, in slot order
             bitten, damage = False, 0
             ay, ax = stats[BL_Y, b] + jtab[_J_DY, j], stats[BL_X, b] + jtab[_J_DX, j]
             for m in range(M):
                 alive = malive[b, m] and not dead
                 adj = alive and abs(my[b, m] - ay) <= 1 and abs(mx[b, m] - ax) <= 1
-                r = _rand(key[b], time, salts[m])
-                if adj and (r & 1) == 0:
+                r = _hash(key[b], time, salts[m])
+                if adj and _bites(r):
                     bitten = True
-                    damage += params[_P_LO] + (r >> 1) % (params[_P_HI] - params[_P_LO] + 1)
+                    damage += _bite_damage(r, params[_P_LO], params[_P_HI])
                 if not alive or adj or params[_P_MON_MOVES] == 0:
                     continue
-                d = (r >> 8) & 7
+                d = _wander_dir(r)
                 mpos = base + my[b, m] * wp + mx[b, m]
                 npos = mpos + dirs[2, d]
                 if not ctab[_C_MON_WALK, cells_f[npos]] or npos == apos:
@@ -193,7 +185,7 @@ def step(actions, reward, done, params, penalty, ktab, jtab, ctab, stab, dirs, s
                 m_, dead = _DIE, True
 
         descended = False
-        if params[_P_MULTILEVEL]:  # GridhackCore._descend
+        if params[_P_MULTILEVEL]:  # the `>` command on stairs: the next level, or success on the last
             succ = False
             if ktab[_K_DOWN, k]:
                 on = ctab[_C_GOAL, uc] != 0

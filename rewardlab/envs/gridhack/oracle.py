@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab.envs.gridhack.core import RAY_RANGE, _WALKABLE
+from rewardlab.envs.gridhack.rules import RAY_RANGE, WALKABLE
 from rewardlab.envs.gridhack.levels import bfs_distance
 from rewardlab.envs.gridhack.tasks import TASKS, TaskSpec
 from rewardlab.envs.gridhack.tiles import (BL_DEPTH, BL_HAS_KEY, BL_ITEM, BL_LEVITATING, BL_X, BL_Y, DIRS, GLYPH_CELL,
@@ -31,7 +31,7 @@ _DIRECTION_MSG = MESSAGE_TABLE[Msg.DIRECTION]
 _MINOTAUR = MONSTER_GLYPH[Monster.MINOTAUR][0]
 _JACKAL = MONSTER_GLYPH[Monster.JACKAL][0]
 _ITEMS = (Cell.POTION, Cell.BOOTS, Cell.HORN, Cell.WAND_COLD, Cell.WAND_DEATH)
-_WALK = np.append(_WALKABLE, True)  # index -1 (agent, jackal) counts as walkable
+_WALK = np.append(WALKABLE, True)  # index -1 (agent, jackal) counts as walkable
 _WALK[Cell.DOOR_CLOSED] = True  # bumping opens it
 _WALK[Cell.LAVA] = False  # unless levitating
 

@@ -6,7 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 from rewardlab.envs.gridhack import tiles
-from rewardlab.envs.gridhack.core import HP_MAX
+from rewardlab.envs.gridhack.rules import HP_MAX
 
 __all__ = ["observation_space", "action_space"]
 

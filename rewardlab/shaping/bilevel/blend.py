@@ -44,7 +44,8 @@ class Blend(Term):
     3. Component returns ``G^(k)`` of each aux reward (and of the bias, a reward of 1 per step) within
        episodes, with the blend's discount.
     4. ``g_k = alpha * mean[u (G^(k) - mean G^(k))] - 2 l2 w_k``; ``w <- clip(w + outer_lr Adam(g), w_bounds)``.
-       A step with a non-finite gradient or ``|v| < 1e-8`` is skipped and counted.
+       A step with a non-finite gradient, ``|v| < 1e-8``, or a rollout whose primary returns are all
+       equal (no signal about the primary objective) is skipped and counted.
 
     With ``split`` (default) and at least two sub-envs, ``v`` comes from the first half of the
     sub-envs and the cross term from the other half: independent episodes, so their product is an
@@ -155,8 +156,9 @@ class Blend(Term):
         self.baseline: float | None = None
         self.rollouts = 0
         self.skipped = 0
-        self._buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buffer: list[tuple[Any, Any, Any, Any]] = []  # per step (primary, aux, feats, valid), numpy or device tensors
         self._episode_sum: np.ndarray | None = None
+        self._device_weights: tuple[Any, Any, Any, Any] | None = None  # (w, b) and their copies on the rewards' device
 
     # --- the term ------------------------------------------------------------------------------
     def default_name(self) -> str:
@@ -189,18 +191,35 @@ class Blend(Term):
         primary = next(values)
         for value in values:
             primary = primary + value
-        aux = np.stack([host(term(t)).astype(np.float64) for term in self.aux.values()], axis=-1)  # (N, K)
-        valid = host(t.valid).astype(bool)
-        feats = self._features(t.obs, aux.shape[0])
-        w = feats @ self.w.T  # (N, K)
-        bias = np.where(valid, feats @ self.b, 0.0)
-        self._buffer.append((host(primary).astype(np.float64), aux, feats, valid))
+        # In the rewards' backend: numpy on the host, torch on the tensors' device (the buffer stays
+        # there until the outer step, which copies the rollout to the host once).
+        on_host = isinstance(t.reward, np.ndarray)
+        xp = np if on_host else namespace(t.reward)
+        f64 = (lambda x: np.asarray(host(x), dtype=np.float64)) if on_host else (lambda x: xp.astype(x, xp.float64))
+        aux = xp.stack([f64(term(t)) for term in self.aux.values()], axis=-1)  # (N, K)
+        valid = host(t.valid).astype(bool) if on_host else xp.astype(t.valid, xp.bool)
+        feats = self._features(t.obs, aux.shape[0], aux)
+        w_mat, b_vec = self._weights_like(aux)
+        w = feats @ w_mat.T  # (N, K)
+        bias = xp.where(valid, feats @ b_vec, 0.0)
+        self._buffer.append((f64(primary), aux, feats, valid))
         out = dict(primary_parts)
         ref = t.reward
         for i, key in enumerate(self.aux_names):
             out[_unique(key, out)] = _like(w[:, i] * aux[:, i], ref)
         out[_unique(f"{self.name}_bias", out)] = _like(bias, ref)
         return out
+
+    def _weights_like(self, ref: Any) -> tuple[Any, Any]:
+        """``(w, b)`` in the backend and on the device of `ref`; copied there once per change of the weights."""
+        if isinstance(ref, np.ndarray):
+            return self.w, self.b
+        cached = self._device_weights
+        if cached is None or cached[0] is not self.w or cached[1] is not self.b or cached[2].device != ref.device:
+            xp = namespace(ref)
+            cached = (self.w, self.b, xp.asarray(self.w, device=ref.device), xp.asarray(self.b, device=ref.device))
+            self._device_weights = cached
+        return cached[2], cached[3]
 
     def single_components(self, s: SingleTransition) -> dict[str, float]:
         # the same parts as the batched path (one buffered row), as floats
@@ -209,16 +228,22 @@ class Blend(Term):
     def single(self, s: SingleTransition) -> float:
         return float(sum(self.single_components(s).values()))
 
-    def _features(self, obs: Any, n: int) -> np.ndarray:
+    def _features(self, obs: Any, n: int, like: Any) -> Any:
+        """``(N, F)`` float64 features in `like`'s backend and device: ``[1]`` or ``[1, obs]``."""
+        xp = np if isinstance(like, np.ndarray) else namespace(like)
+        ones = xp.ones((n, 1), dtype=xp.float64) if xp is np else xp.ones((n, 1), dtype=xp.float64, device=like.device)
         if self.features == "none":
-            return np.ones((n, 1))
+            return ones
         try:
-            x = host(obs).astype(np.float64).reshape(n, -1)
-        except (TypeError, ValueError) as e:
+            if xp is np:
+                x = host(obs).astype(np.float64).reshape(n, -1)
+            else:
+                x = xp.reshape(xp.astype(obs, xp.float64), (n, -1))
+        except (TypeError, ValueError, AttributeError) as e:
             raise InvalidParameter(
                 f"Blend `{self.name}` with features='linear' needs numeric array observations; received {type(obs).__name__}"
             ) from e
-        feats = np.concatenate([np.ones((n, 1)), x], axis=1)
+        feats = xp.concat([ones, x], axis=1)
         if self.w is None:
             self._allocate(feats.shape[1])
         elif feats.shape[1] != self.w.shape[1]:
@@ -261,9 +286,9 @@ class Blend(Term):
                 f"Blend `{self.name}` buffered {got[0]} steps of {got[1]} sub-envs since its last outer step, "
                 f"but the batch is {valid.shape}; call outer_step once per rollout on the envs this term shapes"
             )
-        primary = np.stack([row[0] for row in self._buffer]) * valid  # (T, N)
-        aux = np.stack([row[1] for row in self._buffer])  # (T, N, K)
-        feats = np.stack([row[2] for row in self._buffer])  # (T, N, F)
+        primary = _stacked(self._buffer, 0) * valid  # (T, N)
+        aux = _stacked(self._buffer, 1)  # (T, N, K)
+        feats = _stacked(self._buffer, 2)  # (T, N, F)
         self._buffer.clear()
         done = np.asarray(batch.terminated, dtype=bool) | np.asarray(batch.truncated, dtype=bool)
         T, N = valid.shape
@@ -277,6 +302,12 @@ class Blend(Term):
         metrics = self._episode_metrics(primary, done, valid)
         metrics["grad_norm"] = 0.0
         if self.rollouts <= self._params["warmup_rollouts"] or not real.size:
+            return {**self._weight_metrics(feats, valid), **metrics, "skipped": float(self.skipped)}
+        if np.ptp(real) == 0.0:
+            # Every step had the same primary return (e.g. the goal never reached): the policy-gradient
+            # estimate of the primary objective is then pure noise (E[grad log pi] = 0), and Adam would
+            # turn that noise (or the l2 pull alone) into full-size steps. No primary signal, no step.
+            self.skipped += 1
             return {**self._weight_metrics(feats, valid), **metrics, "skipped": float(self.skipped)}
 
         g = self._gradient(batch, primary, aux, feats, valid, done, returns_p - self.baseline, metrics)
@@ -406,7 +437,15 @@ def _unique(key: str, taken: Mapping[str, Any]) -> str:
     return unique
 
 
-def _like(values: np.ndarray, ref: Any) -> Any:
+def _stacked(buffer: list[tuple[Any, ...]], j: int) -> np.ndarray:
+    """Column `j` of the buffered steps as one host array (one copy per rollout for device tensors)."""
+    rows = [row[j] for row in buffer]
+    if isinstance(rows[0], np.ndarray):
+        return np.stack(rows)
+    return host(namespace(rows[0]).stack(rows))
+
+
+def _like(values: Any, ref: Any) -> Any:
     """`values` in the backend of the env reward `ref` (numpy, or a torch tensor on its device)."""
     if isinstance(ref, np.ndarray):
         return values.astype(ref.dtype, copy=False)

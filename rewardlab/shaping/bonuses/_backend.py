@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._array import namespace
+from rewardlab._array import first_leaf, namespace
+
+__all__ = ["host_bool", "like", "copy", "first_leaf", "RunningMoments"]
 
 
 def host_bool(x: Any) -> np.ndarray:
@@ -39,13 +41,6 @@ def copy(x: Any) -> Any:
     return x.copy() if isinstance(x, np.ndarray) else x.clone()
 
 
-def first_leaf(obs: Any) -> Any:
-    """The first array of an observation batch (an array, or a dict/tuple of arrays)."""
-    while isinstance(obs, (dict, tuple, list)):
-        obs = next(iter(obs.values())) if isinstance(obs, dict) else obs[0]
-    return obs
-
-
 class RunningMoments:
     """Running mean and variance over axis 0 of batches (Chan et al.'s merge), numpy or torch.
 
@@ -56,12 +51,27 @@ class RunningMoments:
     def __init__(self, mean: Any = 0.0, var: Any = 1.0, count: float = 1e-4):
         self.mean, self.var, self.count = mean, var, count
 
-    def update(self, batch: Any) -> None:
-        n = batch.shape[0]
-        if n == 0:
-            return
-        b_mean = batch.mean(0)
-        b_var = ((batch - b_mean) ** 2).mean(0)
+    def update(self, batch: Any, mask: Any = None) -> None:
+        """Merge the rows of `batch` (where `mask`, shape ``(n,)``, is True; all rows when None).
+
+        On the host the masked rows are selected; on a device they are weighted by the mask, so the
+        statistics stay there (0-d and per-feature tensors) and nothing is copied to the host.
+        """
+        if mask is not None and isinstance(batch, np.ndarray):
+            batch, mask = batch[np.asarray(mask, dtype=bool)], None
+        if mask is None:
+            n: Any = batch.shape[0]
+            if n == 0:
+                return
+            b_mean = batch.mean(0)
+            b_var = ((batch - b_mean) ** 2).mean(0)
+        else:
+            xp = namespace(batch)
+            w = xp.reshape(xp.astype(mask, batch.dtype), (-1,) + (1,) * (batch.ndim - 1))
+            n = xp.sum(w)
+            b_mean = xp.sum(batch * w, axis=0) / xp.clip(n, 1.0, None)
+            b_var = xp.sum((batch - b_mean) ** 2 * w, axis=0) / xp.clip(n, 1.0, None)
+        # The prior count (> 0) keeps `total` positive, so an empty masked batch leaves the moments as they are.
         total = self.count + n
         delta = b_mean - self.mean
         self.var = (self.var * self.count + b_var * n + delta**2 * self.count * n / total) / total

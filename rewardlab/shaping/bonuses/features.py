@@ -13,7 +13,7 @@ Observations are batched (leading dimension ``N``): arrays, or dicts of arrays, 
 Counts turn features into integer keys with :func:`hash_rows`; networks read them as a flat
 float matrix through :func:`flatten`.
 
-Functions: :func:`resolve_feature`, :func:`flatten`, :func:`hash_rows`.
+Functions: :func:`resolve_feature`, :func:`flatten`, :func:`hash_rows`, :func:`hash_keys`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from rewardlab._array import namespace
 from rewardlab.errors import InvalidParameter, did_you_mean
 from rewardlab.shaping.terms import ref_to_callable
 
-__all__ = ["FEATURES", "FeatureFn", "resolve_feature", "flatten", "hash_rows"]
+__all__ = ["FEATURES", "FeatureFn", "resolve_feature", "flatten", "hash_rows", "hash_keys"]
 
 FeatureFn = Callable[[Any], Any]
 
@@ -157,7 +157,7 @@ def hash_rows(x: Any) -> list[int]:
     """One integer key per row of a feature batch, identical for numpy and torch inputs.
 
     The key is a random linear hash of the row's int64 bits (wrapping mod 2**64), computed where the
-    features live (on the GPU for CUDA tensors), so only ``N`` integers go to the host.
+    features live (see :func:`hash_keys`); only the ``N`` keys go to the host.
 
     Example:
         >>> import numpy as np
@@ -165,6 +165,11 @@ def hash_rows(x: Any) -> list[int]:
         >>> keys[0] == keys[1], keys[0] == keys[2]
         (True, False)
     """
+    return hash_keys(x).tolist()
+
+
+def hash_keys(x: Any) -> Any:
+    """The keys of :func:`hash_rows` as an int64 array ``(N,)`` in the features' backend, on their device."""
     blocks = [_as_int64(leaf) for leaf in _leaves(x)]
     on_device = [b for b in blocks if not isinstance(b, np.ndarray)]
     xp = np
@@ -172,4 +177,4 @@ def hash_rows(x: Any) -> list[int]:
         xp, device = namespace(on_device[0]), on_device[0].device
         blocks = [xp.asarray(b, device=device) if isinstance(b, np.ndarray) else b for b in blocks]
     rows = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=1)
-    return xp.sum(rows * _multipliers(rows.shape[1], rows), axis=1).tolist()
+    return xp.sum(rows * _multipliers(rows.shape[1], rows), axis=1)

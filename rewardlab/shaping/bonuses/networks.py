@@ -144,6 +144,8 @@ class Learner:
         return values.cpu().numpy() if isinstance(first_leaf(obs), np.ndarray) else values
 
     def _rows(self, valid: Any) -> torch.Tensor:
+        if isinstance(valid, torch.Tensor):  # already a tensor: stays on its device (no host round trip)
+            return valid.to(device=self.device, dtype=torch.bool)
         return torch.as_tensor(host_bool(valid), device=self.device)
 
     def _minibatches(self, n: int) -> list[torch.Tensor]:

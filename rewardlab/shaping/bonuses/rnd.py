@@ -6,8 +6,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from rewardlab._array import namespace
 from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.bonuses._backend import RunningMoments, copy, like
@@ -116,9 +114,8 @@ class RND(Term):
             if self.returns is None:
                 self.returns = xp.zeros_like(bonus)
             self.returns = xp.where(valid, self.gamma * self.returns + bonus, self.returns)
-            real = self.returns[valid]
-            self.return_stats.update(real if isinstance(real, np.ndarray) else real.cpu().numpy())
-            bonus = bonus / math.sqrt(self.return_stats.var + 1e-8)
+            self.return_stats.update(self.returns, valid)  # real steps only; on a device the statistics stay there
+            bonus = bonus / (self.return_stats.var + 1e-8) ** 0.5
         return like(xp.where(valid, bonus, xp.zeros_like(bonus)), t.reward)
 
     def update(self, rollout: Mapping[str, Any] | None = None) -> dict[str, float]:

@@ -40,3 +40,40 @@ def test_notice_on_cold_cache_only(tmp_path, monkeypatch, caplog):
         assert caplog.records == []
     finally:
         sys.modules.pop("tiny_kernels", None)
+
+
+DEP_SOURCE = "K = {k}\n"
+KERNEL_SOURCE = ("import numba\n\nimport tiny_rules\n\nDEPENDS_ON = (tiny_rules.__file__,)\n\n"
+                 "@numba.njit(cache=True)\ndef plus_k(x):\n    return x + tiny_rules.K\n")
+
+
+def _fresh_import():
+    """The kernel module imported anew (new dispatchers, as in a new process), with its rules module."""
+    for name in ("tiny_kernels_dep", "tiny_rules"):
+        sys.modules.pop(name, None)
+    return importlib.import_module("tiny_kernels_dep")
+
+
+def test_a_kernel_recompiles_when_a_file_it_depends_on_changes(tmp_path, monkeypatch):
+    # numba's cache is keyed on the kernel's own file only: after an edit of the rules file a fresh import
+    # would load the stale kernel (x + 1). refresh_if_stale drops that cache, so the edit takes effect (x + 5).
+    import os
+
+    (tmp_path / "tiny_rules.py").write_text(DEP_SOURCE.format(k=1))
+    (tmp_path / "tiny_kernels_dep.py").write_text(KERNEL_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(compile_notice, "_checked", set())
+    try:
+        assert _fresh_import().plus_k(1) == 2  # compiled with K = 1 and cached
+        rules = tmp_path / "tiny_rules.py"
+        rules.write_text(DEP_SOURCE.format(k=5))
+        later = os.path.getmtime(rules) + 10  # surely newer than the cache index
+        os.utime(rules, (later, later))
+        stale = _fresh_import()
+        assert stale.plus_k(1) == 2  # numba alone: the stale cache
+        module = _fresh_import()
+        compile_notice.refresh_if_stale(module)
+        assert module.plus_k(1) == 6
+    finally:
+        for name in ("tiny_kernels_dep", "tiny_rules"):
+            sys.modules.pop(name, None)

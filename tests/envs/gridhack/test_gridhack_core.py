@@ -1,4 +1,9 @@
-"""The batched core: numpy and torch agree exactly, and hand-built levels check each rule and message."""
+"""The batched core: numpy and torch agree exactly, and hand-built levels check each rule and message.
+
+The numpy backend steps with the numba kernel (jitcore), the torch backend with the torch kernel
+(torchcore); both read rewardlab.envs.gridhack.rules. test_gridhack_backends.py sweeps the two
+through the Gymnasium fronts.
+"""
 
 from __future__ import annotations
 
@@ -173,10 +178,10 @@ def _monsters_one_by_one(core, dead, ay, ax):
     """The monsters' rule written as a plain loop over sub-envs and slots in order (the reference the
     vectorised step must equal): bite if adjacent (prob. 1/2), else try one random step that is
     refused onto lava, walls, stairs, the agent or a cell where another live monster stands now."""
-    from rewardlab.envs.gridhack.core import _MONSTER_WALKABLE
+    from rewardlab.envs.gridhack.rules import MONSTER_WALKABLE, hash32, monster_salts
     from rewardlab.envs.gridhack.tiles import DIRS
 
-    r = np.asarray(core._rand(core._mon_salt))
+    r = hash32(core.key[:, None], core.time[:, None], monster_salts(core.n_monsters)[None, :])
     my, mx, hp = core.my.copy(), core.mx.copy(), core.hp.copy()
     for b in range(core.num_envs):
         for m in range(core.n_monsters):
@@ -189,37 +194,42 @@ def _monsters_one_by_one(core, dead, ay, ax):
             dy, dx = DIRS[(r[b, m] >> 8) & 7]
             ny, nx = my[b, m] + dy, mx[b, m] + dx
             taken = any(core.malive[b, k] and (my[b, k], mx[b, k]) == (ny, nx) for k in range(core.n_monsters))
-            if _MONSTER_WALKABLE[core.cells[b, ny, nx]] and (ny, nx) != (ay[b], ax[b]) and not taken:
+            if MONSTER_WALKABLE[core.cells[b, ny, nx]] and (ny, nx) != (ay[b], ax[b]) and not taken:
                 my[b, m], mx[b, m] = ny, nx
     return my, mx, hp
 
 
 def test_monsters_act_in_slot_order():
     # Three jackals crowded into a 3x3 square next to the agent in 512 sub-envs, so that bites and
-    # moves onto a cell another jackal is leaving or entering are common; the vectorised rule must
-    # equal the one-by-one loop above in every sub-env, for several random draws.
+    # moves onto a cell another jackal is leaving or entering are common; the torch kernel's vectorised
+    # rule must equal the one-by-one loop above in every sub-env, for several random draws.
+    torch = pytest.importorskip("torch")
     B = 512
-    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B)
-    core.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
+    ref = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B)
+    core = GridhackCore(TASKS["MultiRoom-N6-LavaMonsters"], B, backend="torch")
+    ref.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    for trial in range(5):
-        core.cells[:] = Cell.FLOOR
-        core.cells[:, 20, 20] = Cell.LAVA  # a cell no jackal may enter
+    for trial in range(5):  # the crowd is set up in the numpy core, then copied to the torch core
+        ref.cells[:] = Cell.FLOOR
+        ref.cells[:, 20, 20] = Cell.LAVA  # a cell no jackal may enter
         cy, cx = 19, 19
         cells = rng.permuted(np.tile(np.arange(9), (B, 1)), axis=1)[:, :3]  # 3 distinct cells of the square
-        core.my[:], core.mx[:] = cy + cells // 3, cx + cells % 3
-        core.malive[:] = rng.random((B, 3)) < 0.85
-        core.ay[:], core.ax[:] = cy + rng.integers(-2, 5, B), cx + rng.integers(-2, 5, B)
-        core.ay[:] = np.where((core.ay == core.my[:, 0]) & (core.ax == core.mx[:, 0]), cy - 3, core.ay)
-        core.hp[:] = 12
-        core.time[:] = trial
+        ref.my[:], ref.mx[:] = cy + cells // 3, cx + cells % 3
+        ref.malive[:] = rng.random((B, 3)) < 0.85
+        ref.ay[:], ref.ax[:] = cy + rng.integers(-2, 5, B), cx + rng.integers(-2, 5, B)
+        ref.ay[:] = np.where((ref.ay == ref.my[:, 0]) & (ref.ax == ref.mx[:, 0]), cy - 3, ref.ay)
+        ref.hp[:] = 12
+        ref.time[:] = trial
         dead = rng.random(B) < 0.1
-        want_my, want_mx, want_hp = _monsters_one_by_one(core, dead, core.ay.copy(), core.ax.copy())
-        mpos = core._flat(slice(None), core.my, core.mx)
+        for name in ("cells", "my", "mx", "malive", "stats", "key"):
+            getattr(core, name)[...] = torch.as_tensor(getattr(ref, name))
+        want_my, want_mx, want_hp = _monsters_one_by_one(ref, dead, ref.ay.copy(), ref.ax.copy())
+        # the agent stays put: j = 0 is the first action with a wall (stone) target, which does not move it
+        j = torch.zeros(B, dtype=torch.int64)
         apos = core._flat(slice(None), core.ay, core.ax)
-        core._monsters_act(dead, np.zeros(B, dtype=np.int64), mpos, apos, [])
-        assert np.array_equal(core.my, want_my) and np.array_equal(core.mx, want_mx)
-        assert np.array_equal(core.hp, want_hp)
+        core._torch_step._monsters(core, j, apos, torch.as_tensor(dead), torch.zeros(B, dtype=torch.int64), [])
+        assert np.array_equal(core.my.numpy(), want_my) and np.array_equal(core.mx.numpy(), want_mx)
+        assert np.array_equal(core.hp.numpy(), want_hp)
 
 
 def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
@@ -233,9 +243,11 @@ def test_a_door_bumped_open_stays_open_when_another_sub_env_kicks_one_in():
         core.ay[b], core.ax[b] = PAD + 1, 1 + b  # sub-env 1 starts next to its door
     core._redraw_rows(core._b)
     core.step(np.array([E, Cmd.KICK]))  # 0 walks up to its door; 1 asks to kick
+    from rewardlab.envs.gridhack.rules import LUCK_SALT, hash32, kick_lucky
+
     for key in range(100):  # a key whose hash makes this kick crash the door (probability 1/3)
         core.key[1] = key
-        if core._rand(2)[1] % 3 == 0:
+        if kick_lucky(hash32(key, int(core.time[1]), LUCK_SALT)):
             break
     core.step(np.array([E, E]))
     obs = core.observe()
@@ -292,11 +304,12 @@ def test_partial_resets_draw_the_whole_padded_display(task):
 
 
 def compiled_and_array_cores(task: str, B: int, **kwargs) -> list[GridhackCore]:
-    """Two cores of `task` on the same levels: the numpy backend's compiled step (jitcore.step), and the
-    array rules that the torch backend runs."""
-    cores = [GridhackCore(TASKS[task], B, max_episode_steps=60, num_contexts=3, **kwargs) for _ in range(2)]
-    cores[1]._jit_step = None
-    assert cores[0]._jit_step is not None
+    """Two cores of `task` on the same levels: the numpy backend (the numba kernel, jitcore.step) and the
+    torch backend on CPU (the torch kernel, torchcore.TorchStep)."""
+    pytest.importorskip("torch")
+    cores = [GridhackCore(TASKS[task], B, max_episode_steps=60, num_contexts=3, backend=b, **kwargs)
+             for b in ("numpy", "torch")]
+    assert cores[0]._jit_step is not None and cores[1]._torch_step is not None
     for c in cores:
         c.reset_rows(np.ones(B, dtype=bool), np.random.default_rng(0))
     return cores
@@ -304,11 +317,13 @@ def compiled_and_array_cores(task: str, B: int, **kwargs) -> list[GridhackCore]:
 
 def step_both(cores: list[GridhackCore], a: np.ndarray, t: int) -> None:
     """Step both cores with actions `a`, assert identical outputs and states, reset the ended episodes."""
-    out = [c.step(a) for c in cores]
+    import torch
+
+    out = [cores[0].step(a), [y.numpy() for y in cores[1].step(torch.as_tensor(a))]]
     for x, y in zip(*out):
         assert x.dtype == y.dtype and np.array_equal(x, y), t
     for name in ("stats", "pending", "msg", "key", "my", "mx", "malive", "success", "cells", "glyph", "char", "color"):
-        assert np.array_equal(getattr(cores[0], name), getattr(cores[1], name)), (name, t)
+        assert np.array_equal(getattr(cores[0], name), getattr(cores[1], name).numpy()), (name, t)
     done = out[0][1] | out[0][2]
     for c in cores:
         c.reset_rows(done, np.random.default_rng(t))
@@ -365,12 +380,12 @@ def test_levels_keep_their_outer_columns_closed(task):
     # into the neighbouring rows. They cannot, if those columns hold only stone, walls and lava, and lava only
     # where nothing lets the agent float (it dies on stepping there). 100 fresh levels of each task.
     from rewardlab.envs.gridhack.contexts import LevelSource
-    from rewardlab.envs.gridhack.core import _WALKABLE
+    from rewardlab.envs.gridhack.rules import WALKABLE
 
     src = LevelSource(TASKS[task], None)
     for c in range(100):
         cells = src.generate(c).cells
         sides = cells[..., [0, cells.shape[-1] - 1]]
-        assert not (_WALKABLE[sides] & (sides != Cell.LAVA)).any(), c
+        assert not (WALKABLE[sides] & (sides != Cell.LAVA)).any(), c
         if (sides == Cell.LAVA).any():
             assert not np.isin(cells, [Cell.POTION, Cell.BOOTS]).any(), c

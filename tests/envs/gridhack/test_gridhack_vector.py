@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 import rewardlab  # noqa: F401
 from rewardlab.envs.gridhack import GridhackVectorEnv, env_id
-from rewardlab.errors import InvalidAction, InvalidParameter
+from rewardlab.errors import InvalidAction
 
 
 def make(task: str, n: int, **kw):

@@ -136,3 +136,52 @@ def test_primary_return_counts_whole_episodes_across_rollouts_and_skips_dummy_st
     assert second["blend/blend/primary_return"] == 5.0
     third = rollout([[0.0, 0.0]], [[False, False]], [[True, True]])
     assert "blend/blend/primary_return" not in third  # no episode ended: no return to report
+
+
+
+def test_no_primary_signal_no_step():
+    # The second rollout's primary reward is 0 on every row. Its advantages against the running baseline
+    # (0.45 after rollout 1) are one constant, so the primary policy gradient is pure noise
+    # (E[grad log pi] = 0): the step is skipped and counted, and the weight stays where rollout 1 left it.
+    pay = [1.0]
+    primary = FromFunction(lambda t: pay[0] * (t.action == 0))
+    aux = FromFunction(lambda t: 2.0 * (t.action == 1))
+    blend = Blend(primary, aux={"aux": aux}, warmup_rollouts=0, outer_lr=0.1)
+    first = bandit_rollout(blend, 1)
+    assert first["blend/blend/skipped"] == 0.0 and first["blend/blend/w_aux"] < 1.0
+    pay[0] = 0.0
+    second = bandit_rollout(blend, 1, seed=1)
+    assert second["blend/blend/skipped"] == 1.0 and second["blend/blend/grad_norm"] == 0.0
+    assert second["blend/blend/w_aux"] == first["blend/blend/w_aux"]
+
+
+@pytest.mark.parametrize("delayed, direction", [("primary", 1.0), ("aux", -1.0)])
+def test_learned_discount_moves_towards_the_primary_objective(delayed, direction):
+    # Two-step episodes of a softmax bandit at theta = 0 (the arm is chosen at step 1; step 2's action
+    # is forced). "primary": arm 0's primary reward 1 comes at step 2, so a larger discount credits
+    # arm 0 more in the blended return, which the primary objective also favours: gamma rises.
+    # "aux": arm 0 pays the primary at step 1 and arm 1 the aux 1 at step 2, so a larger discount
+    # favours arm 1 against the primary: gamma falls. (dG_1/dgamma = r_2 for a two-step episode.)
+    n = 4000
+    aux = FromFunction(lambda t: t.obs[:, 0])
+    blend = Blend(EnvReward(), aux={"aux": aux}, learn_gamma=True, gamma=0.9, warmup_rollouts=0, outer_lr=0.1, l2=0.0)
+    theta = torch.zeros(2, requires_grad=True)
+    arm = torch.multinomial(torch.full((2,), 0.5), n, replacement=True, generator=torch.Generator().manual_seed(0)).numpy()
+    zeros = np.zeros((n, 1))
+    if delayed == "primary":
+        blend(step(np.zeros(n), action=arm, obs=zeros))
+        blend(step((arm == 0).astype(float), action=arm, obs=zeros))
+    else:
+        blend(step((arm == 0).astype(float), action=arm, obs=zeros))
+        blend(step(np.zeros(n), action=arm, obs=(arm == 1).astype(float)[:, None]))
+
+    def log_prob():
+        first = torch.log_softmax(theta, 0)[torch.as_tensor(arm)]
+        return torch.cat([first, torch.zeros(n)])  # rows (t, env): step 2's forced action has log-prob 0
+
+    done = np.array([[False] * n, [True] * n])
+    batch = PolicyBatch(log_prob, [theta], done, np.zeros_like(done), np.ones_like(done), step=2 * n)
+    outer_step(blend, batch)
+    # Adam's first step moves logit(gamma) by outer_lr in the gradient's sign (up to Adam's eps = 1e-8 against |g| ~ 1e-2)
+    moved = np.log(blend.discount / (1.0 - blend.discount)) - np.log(0.9 / 0.1)
+    assert moved == pytest.approx(direction * 0.1, rel=1e-5)

@@ -11,7 +11,6 @@ from rewardlab.shaping import PBRS, Clip, EnvReward, RunningNormalize
 from rewardlab.shaping.bonuses import E3B, EpisodicCount, GlobalCount
 from rewardlab.wrappers import VectorRewardShaping
 
-from bonus_helpers import onehot
 
 
 class Tiny(gym.Env):

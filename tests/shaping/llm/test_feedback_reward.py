@@ -257,3 +257,41 @@ def test_single_env_path_equals_the_batched_one():
         batched.reset(np.ones(1, bool), None), single.reset(np.ones(1, bool), None)
     assert got_b == [0.5, 0.0, 0.5 / 8, 0.0, 0.5, 0.5 / 27]  # round 2: labelled; key counts 1, 2, 3 in the episode
     batched.close(), single.close()
+
+
+def test_rows_are_keyed_by_their_text_not_their_padding():
+    # A row's text ends at its first NUL (gridhack's `message`): bytes after it, within the first 64 bytes or past
+    # them, and texts longer than 64 bytes count as one text each, by hand: "f - a key." 3 times in sub-env 0's
+    # episode, the 100-byte text twice in sub-env 1's.
+    term = LLMFeedbackReward(TASK, sync=True)
+    long_text = "You see here " + "x" * 87  # 100 bytes: longer than the 64-byte key prefix
+    rows = MESSAGE_TABLE[[KEY, NONE]].copy()
+    rows[1, : len(long_text)] = list(long_text.encode())
+    # clean rows; a byte after sub-env 0's NUL within the 64-byte prefix; bytes after both NULs past it (sub-env 1's
+    # step a dummy one there, not counted)
+    for garbage, valid in (([], [True, True]), ([(0, 40)], [True, True]), ([(0, 200), (1, 200)], [True, False])):
+        step_rows = rows.copy()
+        for i, j in garbage:
+            step_rows[i, j] = 7
+        term(Transition(None, None, {"message": step_rows}, np.zeros(2), None, None, np.array(valid)))
+    assert term.state_dict()["episode_counts"] == [{"f - a key.": 3}, {long_text: 2}]
+    assert term.texts(Transition(None, None, {"message": rows}, np.zeros(2), None, None, None)) == ["f - a key.", long_text]
+    term.close()
+
+
+def test_labels_replaced_on_the_annotator_are_followed_at_the_next_step():
+    # The term keeps each text's label in its own flags and looks again when the annotator's labels change;
+    # a label file loaded over them (load_state_dict replaces, it can remove) is followed too, by hand:
+    # beta 0 pays the label itself.
+    term = LLMFeedbackReward(TASK, beta=0.0, sync=True)
+    term(_step([KEY]))
+    term.update()
+    assert term(_step([KEY, MIND])).tolist() == [1.0, 0.0]  # scripted: the key pickup is progress
+    state = {"labels": {"f - a key.": 0, "Never mind.": 1}, "requests": 1, "unparsed": 0, "failures": 0}
+    term.annotator.load_state_dict(state)
+    assert term(_step([KEY, MIND])).tolist() == [0.0, 1.0]
+    term.annotator.load_state_dict({**state, "labels": {}})  # no labels: pays 0, and asks again at the next update
+    assert term(_step([KEY, MIND])).tolist() == [0.0, 0.0]
+    assert term.update()["labels"] == 2.0 and term.annotator.requests == 2
+    assert term(_step([KEY, MIND])).tolist() == [1.0, 0.0]
+    term.close()

@@ -1,0 +1,201 @@
+"""Finite MDPs of real envs, by enumeration: ``tabular_mdp(env_id) -> TabularMDP``.
+
+Supported families and how their tables are built:
+
+* Gymnasium toy-text (``FrozenLake-v1`` either ``is_slippery``, ``FrozenLake8x8-v1``,
+  ``CliffWalking-v1``, ``Taxi-v3``/``v4``): read from ``env.unwrapped.P``. A missing version falls
+  back to the registered one (this gymnasium has ``CliffWalking-v1`` and ``Taxi-v4``). The states
+  entered with ``terminated`` become absorbing. Taxi's ``P`` also holds 96 states with the
+  passenger already delivered that no episode reaches; they stay in the table as ``P`` has them.
+* MiniGrid (``MiniGrid-*`` ids, and rewardlab's ``Sparse-*`` MiniGrid tasks): breadth-first search
+  over the states reachable from ``reset(seed=seed)``, setting the env's state (grid, agent
+  position and direction, carried object) and stepping every action. Levels must be small: past
+  ``max_states`` states the search stops with :class:`NotTabular` (DoorKey-8x8, where a key can be
+  dropped on any cell, is far too large; Empty-*, DoorKey-5x5 and LavaGapS5 are a few hundred).
+  MiniGrid's success reward ``1 - 0.9 t / max_steps`` depends on the step count, which is not part
+  of the state: the table holds its value at ``t = 0``, 1.0 (rewardlab's sparse reward); time
+  limits are not modelled. Observations are rewardlab's flat MiniGrid encoding
+  (:func:`rewardlab.envs.control.minigrid_tasks.encode_state`), so that its potentials apply.
+* gridhack: not enumerable, :class:`NotTabular` says why (its randomness is a hash of the step
+  counter, so a state without the counter is not Markov, and with it no state repeats).
+
+In every table terminal states are absorbing (self-loop with probability 1, reward 0) and marked
+in ``terminal``; ``obs[s]`` is what the env emits in state ``s``.
+
+Functions: :func:`tabular_mdp`; error :class:`NotTabular`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections import deque
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rewardlab.errors import InvalidParameter, MissingExtraError, RewardlabError
+from rewardlab.shaping.metrics import TabularMDP
+
+__all__ = ["tabular_mdp", "NotTabular", "TOY_TEXT"]
+
+#: The toy-text families read from ``P``, by id name (any version).
+TOY_TEXT = ("FrozenLake", "FrozenLake8x8", "CliffWalking", "Taxi")
+
+
+class NotTabular(RewardlabError, ValueError):
+    """The env has no exact finite table here (continuous, too many states, or not Markov in its state)."""
+
+
+def _resolve_id(env_id: str) -> str:
+    """`env_id`, or the registered version of the same name when that version is absent.
+
+    The ``"module:id"`` form imports the module first (its import registers the id), as ``gym.make`` does.
+    """
+    if ":" in env_id:
+        module, env_id = env_id.split(":", 1)
+        importlib.import_module(module)
+    if env_id in gym.registry:
+        return env_id
+    try:
+        ns, name, _ = gym.envs.registration.parse_env_id(env_id)
+    except gym.error.Error as e:
+        raise InvalidParameter(f"`{env_id}` is not a Gymnasium id: {e}") from e
+    same = sorted(k for k in gym.registry if gym.envs.registration.parse_env_id(k)[:2] == (ns, name))
+    if not same:
+        raise InvalidParameter(f"Environment `{env_id}` is not registered")
+    return same[-1]
+
+
+def tabular_mdp(env_id: str, *, gamma: float = 0.99, seed: int = 0, max_states: int = 2000, **kwargs: Any) -> TabularMDP:
+    """The exact finite MDP of `env_id` (see the module docstring for the supported families).
+
+    Args:
+        env_id: a Gymnasium id; kwargs (``is_slippery=False``, ``map_name="8x8"``) go to ``gym.make``.
+        gamma: stored on the MDP for the studies that use it.
+        seed: the ``reset`` seed that fixes a MiniGrid layout (unused by toy-text).
+        max_states: the most states a MiniGrid enumeration may find before it gives up.
+
+    Raises:
+        NotTabular: for an env family or level this cannot enumerate, saying why.
+        InvalidParameter: for an unregistered id.
+
+    Example:
+        >>> mdp = tabular_mdp("FrozenLake-v1", is_slippery=False)
+        >>> mdp.transitions.shape, mdp.terminal.sum(), float(mdp.initial[0])
+        ((16, 4, 16), np.int64(5), 1.0)
+    """
+    if env_id.startswith("MiniGrid-"):
+        try:
+            import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
+        except ImportError as e:
+            raise MissingExtraError(f"tabular_mdp(`{env_id}`)", "minigrid", e) from e
+    resolved = _resolve_id(env_id)
+    _, name, _ = gym.envs.registration.parse_env_id(resolved)
+    if name in TOY_TEXT and resolved.split("/")[0] != "tabular":
+        return _toy_text(resolved, gamma, **kwargs)
+    if resolved.startswith("MiniGrid-") or re.fullmatch(r"rewardlab/Sparse-(DoorKey|KeyCorridor|MultiRoom)-.*", resolved):
+        return _minigrid(resolved, gamma, seed, max_states, **kwargs)
+    if resolved.startswith("rewardlab/Gridhack-"):
+        raise NotTabular(
+            f"`{env_id}`: gridhack levels are not enumerable: their randomness (kicks, monsters) is a hash of "
+            "the step counter, so a state without the counter is not Markov and with it no state repeats; "
+            "use the sampled estimate (rewardlab.shaping.metrics.sampled_starc_distance) instead"
+        )
+    raise NotTabular(
+        f"`{env_id}` has no exact tabular form here; tabular_mdp supports {', '.join(TOY_TEXT)} (toy-text) and "
+        "small MiniGrid levels. For continuous envs use rewardlab.shaping.metrics.sampled_starc_distance"
+    )
+
+
+def _toy_text(env_id: str, gamma: float, **kwargs: Any) -> TabularMDP:
+    """Tables from ``P[s][a] = [(p, s', r, terminated), ...]``; the states entered with termination become absorbing."""
+    env = gym.make(env_id, **kwargs).unwrapped
+    n_s, n_a = int(env.observation_space.n), int(env.action_space.n)
+    t = np.zeros((n_s, n_a, n_s))
+    mass_r = np.zeros((n_s, n_a, n_s))  # sum of p * r, divided by the mass below (P may list one s' twice)
+    terminal = np.zeros(n_s, dtype=bool)
+    for s in range(n_s):
+        for a in range(n_a):
+            for p, s2, r, done in env.P[s][a]:
+                t[s, a, int(s2)] += p
+                mass_r[s, a, int(s2)] += p * r
+                terminal[int(s2)] |= bool(done)
+    reward = np.divide(mass_r, t, out=np.zeros_like(t), where=t > 0)
+    # Gymnasium's P writes goal rows of CliffWalking and Taxi as ordinary moves; the episode ends there.
+    _absorb(t, reward, terminal)
+    initial = np.asarray(env.initial_state_distrib, dtype=np.float64)
+    return TabularMDP(t, reward, initial / initial.sum(), terminal, np.arange(n_s), float(gamma), env_id)
+
+
+def _absorb(t: np.ndarray, reward: np.ndarray, terminal: np.ndarray) -> None:
+    """Make the terminal states absorbing in place: a self-loop with probability 1 and reward 0."""
+    t[terminal], reward[terminal] = 0.0, 0.0
+    for s in np.flatnonzero(terminal):
+        t[s, :, s] = 1.0
+
+
+# --- MiniGrid ------------------------------------------------------------------------------------
+
+
+def _minigrid(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: Any) -> TabularMDP:
+    try:
+        import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
+        from minigrid.core.grid import Grid
+        from minigrid.core.world_object import WorldObj
+    except ImportError as e:
+        raise MissingExtraError(f"tabular_mdp(`{env_id}`)", "minigrid", e) from e
+    from rewardlab.envs.control.minigrid_tasks import BOX, encode_state
+
+    env = gym.make(env_id, **kwargs).unwrapped
+    env.reset(seed=seed)
+    base = getattr(env, "base", env)  # rewardlab's Sparse-* tasks wrap the MiniGrid env as `base`
+    width, height = base.grid.width, base.grid.height
+    if (base.grid.encode()[..., 0] == BOX).any():
+        raise NotTabular(f"`{env_id}`: boxes hide their contents from the grid encoding, so states cannot be restored")
+
+    def restore(obs: np.ndarray) -> None:
+        grid, _ = Grid.decode(obs[: width * height * 3].reshape(width, height, 3))
+        base.grid = grid
+        base.agent_pos = (int(obs[-5]), int(obs[-4]))
+        base.agent_dir = int(obs[-3])
+        base.carrying = WorldObj.decode(int(obs[-2]), int(obs[-1]), 0) if obs[-2] else None
+        base.step_count = 0
+
+    start = encode_state(base)
+    index: dict[bytes, int] = {start.tobytes(): 0}
+    observations = [start]
+    edges: list[tuple[int, int, int, float, bool]] = []  # (s, a, s', reward, terminated)
+    queue = deque([0])
+    n_a = int(base.action_space.n)
+    while queue:
+        s = queue.popleft()
+        for a in range(n_a):
+            restore(observations[s])
+            _, r, terminated, _, _ = base.step(a)
+            nxt = encode_state(base)
+            key = nxt.tobytes()
+            if key not in index:
+                if len(index) >= max_states:
+                    raise NotTabular(
+                        f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
+                        "enumerate a smaller level (MiniGrid-Empty-*, DoorKey-5x5, LavaGapS5) or raise max_states"
+                    )
+                index[key] = len(observations)
+                observations.append(nxt)
+                if not terminated:
+                    queue.append(index[key])
+            edges.append((s, a, index[key], float(r > 0), bool(terminated)))
+    n_s = len(observations)
+    t = np.zeros((n_s, n_a, n_s))
+    reward = np.zeros((n_s, n_a, n_s))
+    terminal = np.zeros(n_s, dtype=bool)
+    for s, a, s2, r, done in edges:
+        t[s, a, s2] = 1.0  # MiniGrid's dynamics are deterministic
+        reward[s, a, s2] = r
+        terminal[s2] |= done
+    _absorb(t, reward, terminal)
+    initial = np.zeros(n_s)
+    initial[0] = 1.0
+    return TabularMDP(t, reward, initial, terminal, np.stack(observations), float(gamma), env_id)

@@ -54,3 +54,17 @@ def test_random_mdps(study):
         assert row.boot_max_dA <= 1e-9 and row.term_max_dA <= 1e-9
         assert row.boot_changed == row.term_changed == 0
         assert row.bonus_changed == 3
+
+
+@pytest.mark.parametrize("potential", ["frozenlake_progress", "frozenlake_away"])
+def test_the_learning_study_potentials_keep_the_optimal_policy(potential):
+    # examples/pbrs_learning.yaml's potentials on its MDP (FrozenLake 8x8, deterministic): Ng et al.'s
+    # Q'(s, a) = Q(s, a) - phi(s), so the optimal advantage, and with it the optimal policy, is unchanged.
+    from rewardlab.shaping import PBRS, EnvReward
+    from rewardlab.shaping.metrics import optimal_advantage, reward_table
+
+    mdp = tabular_mdp("FrozenLake-v1", gamma=0.99, is_slippery=False, map_name="8x8")
+    shaped = EnvReward() + PBRS(f"rewardlab.envs.control.toy_text:{potential}", gamma=0.99)
+    a_task = optimal_advantage(mdp.transitions, reward_table(EnvReward(), mdp), 0.99, terminal=mdp.terminal)
+    a_shaped = optimal_advantage(mdp.transitions, reward_table(shaped, mdp), 0.99, terminal=mdp.terminal)
+    assert np.abs(a_shaped - a_task).max() <= 1e-9

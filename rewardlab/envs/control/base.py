@@ -21,7 +21,7 @@ from gymnasium.error import DependencyNotInstalled
 from rewardlab.envs.actions import check_box, check_discrete, finished
 from rewardlab.errors import InvalidParameter, MissingExtraError
 
-__all__ = ["ControlTask", "make_base", "REWARD_MODES"]
+__all__ = ["ControlTask", "make_base", "dense_reference", "REWARD_MODES"]
 
 REWARD_MODES = ("sparse", "dense")
 
@@ -195,3 +195,21 @@ class ControlTask(gym.Env):
 
     def close(self) -> None:
         self.base.close()
+
+
+def dense_reference(t: Any) -> Any:
+    """The task's reference dense reward, ``info["dense_reward"]``, as a reward term function.
+
+    For comparing the dense reference with sparse rewards and shaping on the same Sparse env:
+    ``{"type": "FromFunction", "fn": "rewardlab.envs.control.base:dense_reference"}``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> import numpy as np
+        >>> dense_reference(SimpleNamespace(info={"dense_reward": np.array([-0.5, -0.1])})).tolist()
+        [-0.5, -0.1]
+    """
+    value = t.info.get("dense_reward")
+    if value is None:  # every sub-env on a NEXT_STEP autoreset step (not valid): reset infos carry no reward
+        return np.zeros(np.shape(t.reward))
+    return np.where(t.info.get("_dense_reward", True), value, 0.0)

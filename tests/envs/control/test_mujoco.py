@@ -124,3 +124,23 @@ def test_potentials_match_the_base_info():
         phi = rewardlab.shaping.potentials_for(env.spec.id)[name]
         obs, _, _, _, info = env.step(env.action_space.sample())
         assert phi(obs[None])[0] == pytest.approx(info["reward_dist"], abs=1e-12)
+
+
+def test_dense_reference_term_pays_the_dense_reward_and_zero_on_autoreset_steps():
+    # FromFunction(dense_reference) on Sparse-Reacher in a vector env: its reward is info["dense_reward"]
+    # on every real step; after all sub-envs end together (50-step horizon) comes a NEXT_STEP autoreset
+    # step whose infos are reset infos (no dense_reward): it pays 0 there instead of raising KeyError.
+    from rewardlab.baselines.ppo import make_vec_env
+
+    envs = make_vec_env("rewardlab/Sparse-Reacher-v0", 2, {"type": "FromFunction", "fn": "rewardlab.envs.control.base:dense_reference"})
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(51):
+        _, r, term, trunc, info = envs.step(rng.uniform(-1, 1, (2, 2)).astype(np.float32))
+        if t < 50:
+            assert np.array_equal(r, info["dense_reward"]) and r.max() < 0.0  # Reacher-v5's reward: -distance - control cost
+        else:
+            assert r.tolist() == [0.0, 0.0] and "dense_reward" not in info
+        if t == 49:
+            assert trunc.all()
+    envs.close()

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from rewardlab.envs.actions import check_discrete, finished
+from rewardlab.envs.control.base import info_reward
 from rewardlab.errors import InvalidParameter
 
 __all__ = ["BonusGrid", "descriptor", "farm_bonus", "neg_distance", "register_envs", "ENV_ID"]
@@ -120,19 +121,14 @@ class BonusGrid(gym.Env[np.ndarray, np.int64]):
         return self._obs(), float(terminated), terminated, truncated, info
 
 
-def _info_value(t: Any, key: str) -> np.ndarray:
-    # vector envs give an (N,) array per key; the single-env front a float
-    return np.asarray(t.info[key], dtype=np.float64).reshape(np.shape(t.reward))
-
-
 def farm_bonus(t: Any) -> np.ndarray:
     """The bonus tile's pay of each step (``info["bonus"]``), for ``FromFunction``: the misleading aux reward."""
-    return _info_value(t, "bonus")
+    return info_reward(t, "bonus")
 
 
 def neg_distance(t: Any) -> np.ndarray:
     """Minus the normalised distance to the goal after each step (``info["neg_distance"]``): the helpful aux reward."""
-    return _info_value(t, "neg_distance")
+    return info_reward(t, "neg_distance")
 
 
 _EXAMPLE = '''def compute_reward(obs, action, next_obs, info):

@@ -21,7 +21,7 @@ from gymnasium.error import DependencyNotInstalled
 from rewardlab.envs.actions import check_box, check_discrete, finished
 from rewardlab.errors import InvalidParameter, MissingExtraError
 
-__all__ = ["ControlTask", "make_base", "dense_reference", "REWARD_MODES"]
+__all__ = ["ControlTask", "make_base", "info_reward", "dense_reference", "REWARD_MODES"]
 
 REWARD_MODES = ("sparse", "dense")
 
@@ -197,6 +197,21 @@ class ControlTask(gym.Env):
         self.base.close()
 
 
+def info_reward(t: Any, key: str) -> np.ndarray:
+    """``info[key]`` of each step as a float64 array shaped like ``t.reward``: the reward terms that read an env's info.
+
+    Vector envs give an ``(N,)`` array per key (0 where its ``_key`` mask is False) and the single-env
+    front a float; a step whose infos lack the key (every sub-env on a NEXT_STEP autoreset step, whose
+    reset infos carry no reward; such steps are not valid) pays 0.
+    """
+    value = t.info.get(key)
+    if value is None:
+        return np.zeros(np.shape(t.reward))
+    value = np.asarray(value, dtype=np.float64).reshape(np.shape(t.reward))
+    mask = t.info.get("_" + key)
+    return value if mask is None else np.where(mask, value, 0.0)
+
+
 def dense_reference(t: Any) -> Any:
     """The task's reference dense reward, ``info["dense_reward"]``, as a reward term function.
 
@@ -206,10 +221,7 @@ def dense_reference(t: Any) -> Any:
     Example:
         >>> from types import SimpleNamespace
         >>> import numpy as np
-        >>> dense_reference(SimpleNamespace(info={"dense_reward": np.array([-0.5, -0.1])})).tolist()
+        >>> dense_reference(SimpleNamespace(info={"dense_reward": np.array([-0.5, -0.1])}, reward=np.zeros(2))).tolist()
         [-0.5, -0.1]
     """
-    value = t.info.get("dense_reward")
-    if value is None:  # every sub-env on a NEXT_STEP autoreset step (not valid): reset infos carry no reward
-        return np.zeros(np.shape(t.reward))
-    return np.where(t.info.get("_dense_reward", True), value, 0.0)
+    return info_reward(t, "dense_reward")

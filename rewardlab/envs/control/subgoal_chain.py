@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from rewardlab.envs.actions import check_discrete, finished
+from rewardlab.envs.control.base import info_reward
 from rewardlab.errors import InvalidParameter
 
 __all__ = ["SubgoalChain", "descriptor", "immediate", "outcome", "register_envs", "ENV_ID"]
@@ -153,19 +154,14 @@ class SubgoalChain(gym.Env[np.ndarray, np.int64]):
         return self._obs(), reward, terminated, truncated, info
 
 
-def _info_value(t: Any, key: str) -> np.ndarray:
-    # vector envs give an (N,) array per key; the single-env front a float
-    return np.asarray(t.info[key], dtype=np.float64).reshape(np.shape(t.reward))
-
-
 def immediate(t: Any) -> np.ndarray:
     """Each step's immediate (sub-goal) reward, ``info["immediate"]``, for ``FromFunction``: the farmable part."""
-    return _info_value(t, "immediate")
+    return info_reward(t, "immediate")
 
 
 def outcome(t: Any) -> np.ndarray:
     """Each step's outcome reward, ``info["outcome"]`` (1 on completing every sub-goal), for ``FromFunction``."""
-    return _info_value(t, "outcome")
+    return info_reward(t, "outcome")
 
 
 _EXAMPLE = '''def compute_reward(obs, action, next_obs, info):

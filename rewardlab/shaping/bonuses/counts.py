@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardlab._array import is_host, namespace
+from rewardlab._array import host, is_host, namespace
 from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.bonuses._backend import host_bool, like
 from rewardlab.shaping.bonuses._table import SortedCounts
@@ -130,10 +130,6 @@ class GlobalCount(_CountTerm):
         self.counts, self._table = dict(state["counts"]), None
 
 
-def _host(x: Any) -> list[int]:
-    return x.cpu().tolist()  # state dicts only (checkpoints), never per step
-
-
 @register_term
 class EpisodicCount(_CountTerm):
     """Episodic count bonus ``1/sqrt(N_e(psi(s')))``, or the first-visit indicator ``1[N_e = 1]``.
@@ -214,7 +210,7 @@ class EpisodicCount(_CountTerm):
     def bonus(self, n: Any) -> Any:
         if self.indicator:
             return n == 1 if isinstance(n, int) else namespace(n).astype(n == 1, n.dtype)
-        return n**-0.5
+        return super().bonus(n)
 
     def _ensure(self, n: int) -> None:
         if not self.counts:
@@ -232,7 +228,9 @@ class EpisodicCount(_CountTerm):
         if self._table is None:
             return {"counts": [dict(c) for c in self.counts]}
         tables: list[dict[int, int]] = [{} for _ in self.counts]
-        for key, hash_, count in zip(_host(self._table.keys), _host(self._table.payload), _host(self._table.counts), strict=True):
+        # state dicts only (checkpoints), never per step: one copy of each column to the host
+        columns = (host(c).tolist() for c in (self._table.keys, self._table.payload, self._table.counts))
+        for key, hash_, count in zip(*columns, strict=True):
             tables[key % 2**self._env_bits][hash_] = count
         return {"counts": tables}
 

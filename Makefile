@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= train,contrib,mujoco,minigrid,robotics,ray,report,llm,dev
+EXTRAS ?= train,contrib,mujoco,minigrid,robotics,ray,marl,report,llm,dev
 
 .PHONY: setup setup-nethack setup-llm-local quickstart test bench bench-minihack clean
 

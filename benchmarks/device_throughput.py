@@ -16,6 +16,11 @@ Each line prints the medians over ``--rounds`` interleaved rounds and the ratios
 ``e2e torch / floor`` (>= 0.7) and ``e2e torch / e2e numpy`` (>= 1). Hyper-parameters are the bonus
 study's TorchPPO settings (examples/bonus_study.yaml). One torch thread, as in training.
 
+``ippo`` and ``mappo`` are the same three figures for IPPO / MAPPO on the batched coopetition core
+(TrustDilemma, private reward, shaped by a PBRS term on the agent's trust; ``CoreEnvs`` numpy vs
+torch), in agent-steps/s, with the floor measured on a zero-cost copy of the core's outputs;
+``raw`` there is the core's own step (``CoopetitionCore``) under random actions.
+
     python benchmarks/device_throughput.py --device cpu [--sizes 256,1024] [--envs corridors,multiroom,coop]
     python benchmarks/device_throughput.py --device cuda --sizes 256,1024,4096,8192
 """
@@ -33,7 +38,11 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import rewardlab  # noqa: F401  (registers the rewardlab/ ids)
+from rewardlab.baselines import marl
 from rewardlab.baselines.ppo import PPOArgs, make_vec_env, train
+from rewardlab.envs.coopetition.core import CoopetitionCore
+from rewardlab.envs.coopetition.params import build_params
+from rewardlab.shaping import PBRS, EnvReward
 
 BONUS = {"type": "Sum", "terms": ["EnvReward", {"type": "Scale", "scale": 0.1, "term": {"type": "GlobalCount", "key": "pos"}}]}
 GRIDHACK_KWARGS = {"num_contexts": 1, "observation_keys": ["glyphs_crop", "blstats"]}
@@ -88,17 +97,22 @@ def raw_steps_per_s(env_id: str, kwargs: dict[str, Any], n: int, backend: str, d
     actions = [envs.action_space.sample() for _ in range(16)]
     if backend == "torch":
         actions = [torch.as_tensor(a, device=device) for a in actions]
+    elapsed = timed_steps(envs.step, actions, device, steps)
+    envs.close()
+    return steps * n / elapsed
+
+
+def timed_steps(step: Any, actions: list[Any], device: str, steps: int) -> float:
+    """Seconds for `steps` calls of ``step`` cycling through `actions`, after 4 warm-up calls (kernels, caches)."""
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for a in actions[:4]:  # warm-up (kernels, caches)
-        envs.step(a)
+    for a in actions[:4]:
+        step(a)
     sync()
     start = time.perf_counter()
     for i in range(steps):
-        envs.step(actions[i % len(actions)])
+        step(actions[i % len(actions)])
     sync()
-    elapsed = time.perf_counter() - start
-    envs.close()
-    return steps * n / elapsed
+    return time.perf_counter() - start
 
 
 def e2e_steps_per_s(envs: gym.vector.VectorEnv, device: str, rollouts: int) -> float:
@@ -109,11 +123,90 @@ def e2e_steps_per_s(envs: gym.vector.VectorEnv, device: str, rollouts: int) -> f
     return statistics.median(row["charts/sps"] for row in result.metrics[1:])
 
 
+def ppo_row(name: str, n: int, args: argparse.Namespace) -> dict[str, list[float]]:
+    env_id, kwargs, reward = ENVS[name]
+    rows: dict[str, list[float]] = {k: [] for k in ("raw_np", "raw_t", "e2e_np", "e2e_t", "floor")}
+    for _ in range(args.rounds):  # interleaved: every variant sees the same machine load
+        rows["raw_np"].append(raw_steps_per_s(env_id, kwargs, n, "numpy", args.device, args.raw_steps))
+        rows["raw_t"].append(raw_steps_per_s(env_id, kwargs, n, "torch", args.device, args.raw_steps))
+        if not args.skip_numpy_e2e:
+            rows["e2e_np"].append(e2e_steps_per_s(make_vec_env(env_id, n, reward, {**kwargs, "backend": "numpy"}), args.device, args.rollouts))
+        torch_envs = make_vec_env(env_id, n, reward, {**kwargs, **backend_kwargs("torch", args.device)})
+        rows["e2e_t"].append(e2e_steps_per_s(torch_envs, args.device, args.rollouts))
+        like = make_vec_env(env_id, n, None, {**kwargs, "backend": "numpy"})
+        rows["floor"].append(e2e_steps_per_s(ZeroCostVectorEnv(like, args.device), args.device, args.rollouts))
+    return rows
+
+
+# ---------------------------------------------------------------- IPPO / MAPPO on the coopetition core
+
+MARL_GAME = "TrustDilemma"
+MARL = dict(n_steps=32, batch_size=4096, n_epochs=4, learning_rate=1e-3)  # docs/results/marl probe settings
+
+
+def trust_level(obs: Any) -> Any:
+    """A potential written for arrays: the agent's first observed trust value."""
+    return obs[:, 0] * 10.0
+
+
+def marl_envs(n: int, backend: str, device: str, shaped: bool = True) -> marl.CoreEnvs:
+    reward = EnvReward() + PBRS(trust_level, gamma=0.99) if shaped else None
+    return marl.CoreEnvs(MARL_GAME, n, reward, backend=backend, device=device if backend == "torch" else None, reward_mode="private")
+
+
+class ZeroCostCoreEnvs:
+    """CoreEnvs' interface at no step cost: it cycles through a bank of steps recorded from `like` (same shapes, same device)."""
+
+    def __init__(self, like: marl.CoreEnvs, bank: int = 8):
+        for key in ("num_envs", "n_agents", "agents", "obs_dim", "state_dim", "discrete", "n_actions", "low", "high", "device"):
+            setattr(self, key, getattr(like, key))
+        self._first = like.reset(seed=0)
+        mid = marl._env_actions(torch.zeros(self.num_envs, self.n_agents, 1), like)  # mid-range contributions
+        self._bank = [like.step(mid) for _ in range(bank)]
+        self._i = 0
+
+    def reset(self, seed: int | None = None) -> tuple[Any, Any, Any]:
+        return self._first
+
+    def step(self, actions: Any) -> marl.StepOut:
+        self._i = (self._i + 1) % len(self._bank)
+        return self._bank[self._i]
+
+
+def marl_raw_steps_per_s(n: int, backend: str, device: str, steps: int) -> float:
+    core = CoopetitionCore(build_params(MARL_GAME, reward_mode="private"), n, backend, device if backend == "torch" else None)
+    core.reset(seeds=list(range(n)))
+    rng = np.random.default_rng(0)
+    actions = [core.as_array(rng.uniform(0, 50, (n, core.n))) for _ in range(16)]
+    return steps * n * core.n / timed_steps(core.step, actions, device, steps)
+
+
+def marl_e2e_steps_per_s(envs: Any, critic: str, device: str, rollouts: int) -> float:
+    """Median per-rollout agent-steps/s of IPPO/MAPPO after the first (warm-up) rollout."""
+    args = marl.MARLArgs(critic=critic, device=device, **MARL)
+    result = marl.train(args, envs, rollouts * args.n_steps * envs.num_envs * envs.n_agents, seed=0)
+    return statistics.median(row["charts/sps"] for row in result.learner_log[1:])
+
+
+def marl_row(name: str, n: int, args: argparse.Namespace) -> dict[str, list[float]]:
+    critic = {"ippo": "local", "mappo": "central"}[name]
+    rows: dict[str, list[float]] = {k: [] for k in ("raw_np", "raw_t", "e2e_np", "e2e_t", "floor")}
+    for _ in range(args.rounds):  # interleaved: every variant sees the same machine load
+        rows["raw_np"].append(marl_raw_steps_per_s(n, "numpy", args.device, args.raw_steps))
+        rows["raw_t"].append(marl_raw_steps_per_s(n, "torch", args.device, args.raw_steps))
+        if not args.skip_numpy_e2e:
+            rows["e2e_np"].append(marl_e2e_steps_per_s(marl_envs(n, "numpy", args.device), critic, args.device, args.rollouts))
+        rows["e2e_t"].append(marl_e2e_steps_per_s(marl_envs(n, "torch", args.device), critic, args.device, args.rollouts))
+        rows["floor"].append(marl_e2e_steps_per_s(ZeroCostCoreEnvs(marl_envs(n, "torch", args.device, shaped=False)),
+                                                  critic, args.device, args.rollouts))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the torch path's device and the learner's)")
     parser.add_argument("--sizes", default=None, help="comma-separated sub-env counts (default: 256,1024 on CPU; 256,1024,4096,8192 on CUDA)")
-    parser.add_argument("--envs", default=",".join(ENVS), help=f"comma-separated subset of {list(ENVS)}")
+    parser.add_argument("--envs", default=",".join([*ENVS, "ippo", "mappo"]), help=f"comma-separated subset of {[*ENVS, 'ippo', 'mappo']}")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rollouts", type=int, default=3, help="rollouts per training measurement (the first is warm-up)")
     parser.add_argument("--raw-steps", type=int, default=50, help="vector steps per raw env measurement")
@@ -125,18 +218,8 @@ def main() -> None:
     sizes = [int(s) for s in (args.sizes or ("256,1024" if args.device == "cpu" else "256,1024,4096,8192")).split(",")]
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), medians of {args.rounds} rounds")
     for name in args.envs.split(","):
-        env_id, kwargs, reward = ENVS[name]
         for n in sizes:
-            rows: dict[str, list[float]] = {k: [] for k in ("raw_np", "raw_t", "e2e_np", "e2e_t", "floor")}
-            for _ in range(args.rounds):  # interleaved: every variant sees the same machine load
-                rows["raw_np"].append(raw_steps_per_s(env_id, kwargs, n, "numpy", args.device, args.raw_steps))
-                rows["raw_t"].append(raw_steps_per_s(env_id, kwargs, n, "torch", args.device, args.raw_steps))
-                if not args.skip_numpy_e2e:
-                    rows["e2e_np"].append(e2e_steps_per_s(make_vec_env(env_id, n, reward, {**kwargs, "backend": "numpy"}), args.device, args.rollouts))
-                torch_envs = make_vec_env(env_id, n, reward, {**kwargs, **backend_kwargs("torch", args.device)})
-                rows["e2e_t"].append(e2e_steps_per_s(torch_envs, args.device, args.rollouts))
-                like = make_vec_env(env_id, n, None, {**kwargs, "backend": "numpy"})
-                rows["floor"].append(e2e_steps_per_s(ZeroCostVectorEnv(like, args.device), args.device, args.rollouts))
+            rows = marl_row(name, n, args) if name in ("ippo", "mappo") else ppo_row(name, n, args)
             med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
             print(f"{name:9s} N={n:5d}  raw numpy {med['raw_np']:>11,.0f}  raw torch {med['raw_t']:>11,.0f} ({med['raw_t'] / med['raw_np']:.2f}x)  "
                   f"e2e numpy {med['e2e_np']:>9,.0f}  e2e torch {med['e2e_t']:>9,.0f}  floor {med['floor']:>9,.0f}  "

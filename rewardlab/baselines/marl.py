@@ -19,6 +19,11 @@ n_agents, ...)``, the loop in :func:`train`), for several agents:
   ``(T, B * n)``, the same formula as TorchPPO).
 * **Batched**: :class:`CoreEnvs` steps B coopetition games as one array program; :class:`ParallelEnvs`
   steps B copies of any ParallelEnv one by one.
+* **On the device** with a torch-backend core (``CoreEnvs(..., backend="torch", device=...)``, the
+  device of :attr:`MARLArgs.device`): actions go to the core as tensors, and observations, rewards,
+  shaping terms, flags and storage stay there; the episode log's inputs are copied to the host once
+  per rollout, so the loop makes no host copy per step (``tests/baselines/test_marl_device.py``
+  counts them). Numpy envs take the host path, through the same loop.
 
 ``total_steps`` and ``steps`` count agent-steps (``B * n`` per vector step), as
 :func:`rewardlab.baselines.multiagent.train_parallel` does. In ablation configs: ``algo: IPPO`` or
@@ -40,7 +45,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from rewardlab.baselines.ppo import _check_range, _mlp, compute_gae
+from rewardlab._array import host, namespace
+from rewardlab.baselines.ppo import _check_range, _env_device, _mlp, compute_gae
 from rewardlab.baselines.registry import Trainer, TrainRequest
 from rewardlab.baselines.result import RunResult
 from rewardlab.errors import ConfigError, InvalidParameter
@@ -108,8 +114,8 @@ class MARLArgs:
 
 # ---------------------------------------------------------------- batched multi-agent envs
 #
-# Both fronts return numpy arrays: obs [B, n, d] (zeros for agents not alive), state [B, s],
-# alive [B, n]; a step returns the post-reset obs/state/alive and, where copies ended, the
+# Both fronts return numpy arrays (CoreEnvs on a torch-backend core: tensors on its device): obs
+# [B, n, d] (zeros for agents not alive), state [B, s], alive [B, n]; a step returns the post-reset obs/state/alive and, where copies ended, the
 # final obs/state (the true successors) for the truncation bootstrap.
 
 
@@ -133,7 +139,9 @@ class CoreEnvs:
     """B coopetition games stepped as one batch by :class:`~rewardlab.envs.coopetition.CoopetitionCore`.
 
     ``reward`` (a term or config; None: the env's reward) is copied once per agent; each copy scores
-    its agent's column over the B games. Games that end are reset in the same step.
+    its agent's column over the B games. Games that end are reset in the same step. With
+    ``backend="torch"`` every array it returns is a tensor on `device` (default "cpu"), and it takes
+    actions as tensors there.
 
     Example:
         >>> envs = CoreEnvs("TrustDilemma", 3, reward_mode="private")
@@ -149,52 +157,59 @@ class CoreEnvs:
         from rewardlab.envs.coopetition.params import build_params
         from rewardlab.wrappers.composer import RewardComposer
 
-        self.core = CoopetitionCore(build_params(name, **kwargs), num_envs, backend, device)
+        #: where a torch-backend core keeps its arrays (None: numpy, the host path)
+        self.device = torch.device(device or "cpu") if backend == "torch" else None
+        self.core = CoopetitionCore(build_params(name, **kwargs), num_envs, backend, self.device)
         self.num_envs, self.n_agents = self.core.num_envs, self.core.n
         self.agents = [f"agent_{i}" for i in range(self.n_agents)]
         self.obs_dim, self.state_dim = self.core.obs_size, self.core.state_size
         self.discrete, self.n_actions = False, 1
-        self.low = np.zeros((self.n_agents, 1))
-        self.high = np.asarray(self.core.params.endowment, dtype=np.float64)[:, None]
+        B, n = self.num_envs, self.n_agents
+        self._native = self.core.to_numpy if self.device is None else (lambda x: x)
+        self.low = self.core.as_array(np.zeros((n, 1)))
+        self.high = self.core.as_array(np.asarray(self.core.params.endowment, dtype=np.float64)[:, None])
+        self._alive = self.core.as_array(np.ones((B, n))) > 0
         self._composers = None
         if reward is not None:
             base = from_config(reward)
             self._composers = [RewardComposer(copy.deepcopy(base), f"rewardlab/{name}-v0") for _ in self.agents]
         self._obs: np.ndarray | None = None
 
-    def _agent_obs(self) -> np.ndarray:
-        return self.core.to_numpy(self.core.agent_obs())
+    def _agent_obs(self) -> Any:
+        return self._native(self.core.agent_obs())
 
-    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reset(self, seed: int | None = None) -> tuple[Any, Any, Any]:
         self.core.reset(seeds=None if seed is None else [seed + b for b in range(self.num_envs)])
         self._obs = self._agent_obs()
         if self._composers is not None:
             for i, c in enumerate(self._composers):
-                c.reset(np.ones(self.num_envs, bool), self._obs[:, i])
-        return self._obs, self.core.to_numpy(self.core.state_obs()), np.ones((self.num_envs, self.n_agents), bool)
+                c.reset(self._alive[:, 0], self._obs[:, i])
+        return self._obs, self._native(self.core.state_obs()), self._alive
 
-    def step(self, actions: np.ndarray) -> StepOut:
-        core, B, n = self.core, self.num_envs, self.n_agents
-        out = core.step(actions.reshape(B, n))
-        term, trunc = core.to_numpy(out.terminated), core.to_numpy(out.truncated)
+    def step(self, actions: Any) -> StepOut:
+        core, B, n, xp = self.core, self.num_envs, self.n_agents, namespace(self._alive)
+        out = core.step(xp.reshape(actions, (B, n)))
+        term, trunc = self._native(out.terminated), self._native(out.truncated)
         done = term | trunc
-        obs, state = self._agent_obs(), core.to_numpy(core.state_obs())
-        task = core.to_numpy(out.reward)
+        obs, state = self._agent_obs(), self._native(core.state_obs())
+        task = self._native(out.reward)
         reward, terms = task, {"env": task}
         if self._composers is not None:
-            reward, terms = np.empty_like(task), {}
+            reward, terms = xp.zeros_like(task), {}
             for i, c in enumerate(self._composers):
-                t = Transition(self._obs[:, i], actions[:, i], obs[:, i], task[:, i], term, trunc, np.ones(B, bool), {})
+                t = Transition(self._obs[:, i], actions[:, i], obs[:, i], task[:, i], term, trunc, self._alive[:, 0], {})
                 reward[:, i], parts = c(t)
                 for k, v in parts.items():
-                    terms.setdefault(k, np.zeros_like(task))[:, i] = v
-        result = StepOut(obs, state, np.ones((B, n), bool), reward, task, core.to_numpy(out.payoff), terms,
-                         np.repeat(term[:, None], n, 1), np.repeat(trunc[:, None], n, 1),
-                         core.to_numpy(out.success).astype(np.float64))
-        if done.any():
+                    terms.setdefault(k, xp.zeros_like(task))[:, i] = v
+        every_agent = lambda flag: xp.reshape(flag, (B, 1)) & self._alive  # noqa: E731  (B,) -> (B, n)
+        result = StepOut(obs, state, self._alive, reward, task, self._native(out.payoff), terms,
+                         every_agent(term), every_agent(trunc), xp.astype(self._native(out.success), xp.float64))
+        # On the device the reset is a masked write whether or not a game ended: testing `done.any()`
+        # would read the flags back to the host every step.
+        if self.device is not None or done.any():
             result.final_obs, result.final_state = obs, state
             core.reset(mask=done)
-            result.obs, result.state = self._agent_obs(), core.to_numpy(core.state_obs())
+            result.obs, result.state = self._agent_obs(), self._native(core.state_obs())
             if self._composers is not None:
                 for i, c in enumerate(self._composers):
                     c.reset(done, result.obs[:, i])
@@ -222,6 +237,7 @@ class ParallelEnvs:
         if not envs:
             raise InvalidParameter("`envs` must hold at least one ParallelEnv")
         self.envs, first = envs, envs[0]
+        self.device = None  # numpy arrays: the host path
         self.agents = list(first.possible_agents)
         self.num_envs, self.n_agents = len(envs), len(self.agents)
         obs_spaces = [first.observation_space(a) for a in self.agents]
@@ -392,13 +408,15 @@ class Policy(nn.Module):
         return (-0.5 * z * z - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
-def _env_actions(action: torch.Tensor, envs: Any) -> np.ndarray:
-    a = action.cpu().numpy()
+def _env_actions(action: torch.Tensor, envs: Any) -> Any:
+    """Sampled actions -> what the envs take: numpy on the host, or tensors on a torch-backend core's device."""
+    a = action.cpu().numpy() if envs.device is None else action
     if envs.discrete:
         return a
     # The Gaussian is unbounded: the env gets it clipped to [-1, 1] and mapped to each agent's bounds.
-    u = (np.clip(a, -1.0, 1.0) + 1.0) / 2.0
-    return (envs.low + u * (envs.high - envs.low)).astype(np.float32)
+    xp = namespace(a)
+    u = (xp.clip(a, -1.0, 1.0) + 1.0) / 2.0
+    return xp.astype(envs.low + u * (envs.high - envs.low), xp.float32)
 
 
 class _Inputs:
@@ -435,22 +453,52 @@ class _EpisodeLog:
         self._ret, self._pay, self._len = np.zeros((B, n)), np.zeros((B, n)), np.zeros((B, n), np.int64)
         self._terms: dict[str, np.ndarray] = {}
 
-    def step(self, step: int, out: StepOut, valid: np.ndarray) -> None:
-        self._ret += np.where(valid, out.task_reward, 0.0)
-        self._pay += np.where(valid, out.payoff, 0.0)
+    def step(self, step: int, valid: np.ndarray, task_reward: np.ndarray, payoff: np.ndarray, done: np.ndarray,
+             success: np.ndarray, terms: Mapping[str, np.ndarray]) -> None:
+        self._ret += np.where(valid, task_reward, 0.0)
+        self._pay += np.where(valid, payoff, 0.0)
         self._len += valid
-        for k, v in out.terms.items():
+        for k, v in terms.items():
             v = np.where(valid, v, 0.0)
             self._terms.setdefault(k, np.zeros_like(self._ret))[:] += v
             self.term_totals[k] = self.term_totals.get(k, 0.0) + float(v.sum())
             self.term_abs_totals[k] = self.term_abs_totals.get(k, 0.0) + float(np.abs(v).sum())
-        for b, i in zip(*np.nonzero((out.terminated | out.truncated) & valid)):
+        for b, i in zip(*np.nonzero(done & valid)):
             self.episodes.append({"step": step, "agent": self.agents[i], "task_return": float(self._ret[b, i]),
-                                  "payoff": float(self._pay[b, i]), "success": float(out.success[b]),
+                                  "payoff": float(self._pay[b, i]), "success": float(success[b]),
                                   "length": int(self._len[b, i]), "terms": {k: float(v[b, i]) for k, v in self._terms.items()}})
             self._ret[b, i], self._pay[b, i], self._len[b, i] = 0.0, 0.0, 0
             for v in self._terms.values():
                 v[b, i] = 0.0
+
+
+class _RolloutSteps:
+    """What :class:`_EpisodeLog` reads of each step, kept as the envs returned it (numpy, or tensors on
+    a torch-backend core's device) and copied to the host once per rollout: on the device path the
+    log would otherwise copy rewards, flags and every term to the host on every step."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, Any, StepOut]] = []
+
+    def record(self, step: int, valid: Any, out: StepOut) -> None:
+        self.rows.append((step, valid, out))
+
+    def replay(self, log: _EpisodeLog) -> None:
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+
+        def column(values: list[Any]) -> np.ndarray:  # one copy per column and rollout
+            return host(torch.stack(values)) if isinstance(values[0], torch.Tensor) else np.stack(values)
+
+        valid = column([v for _, v, _ in rows])
+        task, payoff = column([o.task_reward for *_, o in rows]), column([o.payoff for *_, o in rows])
+        done, success = column([o.terminated | o.truncated for *_, o in rows]), column([o.success for *_, o in rows])
+        # a term missing at a step (no agent of a copy alive on the PettingZoo path) adds 0 there
+        names = dict.fromkeys(k for *_, o in rows for k in o.terms)
+        terms = {k: column([o.terms.get(k, 0.0 * o.task_reward) for *_, o in rows]) for k in names}
+        for t, (step, _, _) in enumerate(rows):
+            log.step(step, valid[t], task[t], payoff[t], done[t], success[t], {k: v[t] for k, v in terms.items()})
 
 
 @torch.no_grad()
@@ -463,15 +511,17 @@ def evaluate(policy: Policy, envs: Any, central: bool, seed: int, deterministic:
     obs, state, alive = envs.reset(seed=seed)
     B, n = envs.num_envs, envs.n_agents
     ret, pay, success = np.zeros((B, n)), np.zeros((B, n)), np.full(B, math.nan)
-    live, finished = alive.copy(), np.zeros(B, bool)
+    live, finished = host(alive).copy(), np.zeros(B, bool)
     while not finished.all():
         action, _ = policy.act(inputs(obs, state)[0], generator, deterministic)
         out = envs.step(_env_actions(action, envs))
-        ret += np.where(live, out.task_reward, 0.0)
-        pay += np.where(live, np.nan_to_num(out.payoff), 0.0)
-        ended = ((out.terminated | out.truncated) & live).any(1) & ~finished
-        success[ended] = out.success[ended]
-        live &= ~(out.terminated | out.truncated)
+        # Evaluation is not the training loop: a torch-backend core's results come to the host here.
+        done, task, payoff = host(out.terminated | out.truncated), host(out.task_reward), host(out.payoff)
+        ret += np.where(live, task, 0.0)
+        pay += np.where(live, np.nan_to_num(payoff), 0.0)
+        ended = (done & live).any(1) & ~finished
+        success[ended] = host(out.success)[ended]
+        live &= ~done
         finished |= ~live.any(1)
         obs, state = out.obs, out.state
     row = {"task_return": float(ret.mean()), "payoff": float(pay.mean()), "success": float(np.mean(success))}
@@ -547,6 +597,10 @@ def train(args: MARLArgs, envs: CoreEnvs | ParallelEnvs, total_steps: int, seed:
         global_step, next_eval, first_rollout = saved["global_step"], saved["next_eval"], saved["rollout"]
         eval_time, elapsed = saved["eval_time"], saved["elapsed"]
         obs, state, alive = saved["obs"], saved["state"], saved["alive"]
+    else:
+        obs, state, alive = envs.reset(seed=seed)
+    _env_device(obs, device)  # a core's tensors on another device than the learner's: a clear error
+    steps = _RolloutSteps()
     tb = ScalarLog(tensorboard_dir, purge_step=global_step if saved is not None else None)
 
     def run_evaluation(step: int) -> None:
@@ -561,7 +615,6 @@ def train(args: MARLArgs, envs: CoreEnvs | ParallelEnvs, total_steps: int, seed:
     start = time.perf_counter() - elapsed
     last_save = time.monotonic()
     if saved is None:
-        obs, state, alive = envs.reset(seed=seed)
         run_evaluation(0)
     # Storage (T, B, n, ...): valid marks the agents that acted at step t.
     z = lambda *shape, dtype=torch.float32: torch.zeros((T, B, n, *shape), dtype=dtype, device=device)  # noqa: E731
@@ -589,17 +642,19 @@ def train(args: MARLArgs, envs: CoreEnvs | ParallelEnvs, total_steps: int, seed:
             if central:
                 b_cin[t] = cin
             out = envs.step(_env_actions(action, envs))
+            # as_tensor copies a numpy array to the device and leaves a tensor already there as it is
             b_valid[t] = torch.as_tensor(alive, device=device)
             b_rew[t] = torch.as_tensor(out.reward, dtype=torch.float32, device=device)
             b_term[t] = torch.as_tensor(out.terminated, device=device)
             b_trunc[t] = torch.as_tensor(out.truncated, device=device)
-            if out.truncated.any():  # bootstrap a time limit with V of the true final observation
+            if out.final_obs is not None:  # bootstrap a time limit with V of the true final observation
                 with torch.no_grad():
                     v_final = values_of(inputs(out.final_obs, out.final_state)[1])
                 b_next[t] = torch.where(b_trunc[t], v_final, 0.0)
             global_step += B * n
-            log.step(global_step, out, alive)
+            steps.record(global_step, alive, out)
             obs, state, alive = out.obs, out.state, out.alive
+        steps.replay(log)
         # ---- advantages: V of a continuing agent's successor is V of the next stored input
         with torch.no_grad():
             last = values_of(inputs(obs, state)[1])
@@ -725,6 +780,8 @@ def train_coopetition(name: str, reward: Term | Mapping[str, Any] | str | None =
                       tensorboard_dir: str | None = None, checkpoint_dir: str | None = None) -> MARLResult:
     """IPPO or MAPPO directly on the batched coopetition core: `n_envs` games of `name` in one array program.
 
+    ``env_kwargs={"backend": "torch"}`` runs the core in torch on the learner's device (the device path).
+
     Example:
         >>> result = train_coopetition("TrustDilemma", total_steps=256, n_envs=16, env_kwargs={"reward_mode": "private"},
         ...                            hyperparams={"n_steps": 8, "batch_size": 64}, eval_episodes=2)
@@ -736,6 +793,8 @@ def train_coopetition(name: str, reward: Term | Mapping[str, Any] | str | None =
         raise ConfigError("Per-agent reward dicts need the PettingZoo path (train_parallel_env); the core path shapes every agent alike")
     _check_reward(reward, args.gamma)
     kwargs = dict(env_kwargs or {})
+    if kwargs.get("backend") == "torch":  # the core on the learner's device unless told otherwise
+        kwargs.setdefault("device", args.device)
     envs = CoreEnvs(name, n_envs, reward, **kwargs)
     eval_envs = CoreEnvs(name, eval_episodes, None, **kwargs)
     return train(args, envs, total_steps, seed, eval_envs=eval_envs, eval_every=eval_every,

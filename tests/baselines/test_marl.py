@@ -171,10 +171,15 @@ def test_learns_to_contribute_under_cooperative_reward(algo):
     assert result.curve[-1]["task_return"] > result.curve[0]["task_return"] + 50.0
 
 
-def test_mpe2_when_installed():
-    mpe2 = pytest.importorskip("mpe2")
+@pytest.mark.parametrize("continuous", [False, True])
+def test_mpe2_when_installed(continuous):
+    # simple_spread: 3 agents, Discrete(5) or Box(0, 1, (5,)) actions; every step of 5 is an agent-step
+    # of each of the 3 agents: a rollout of 5 steps on 2 copies is 30 agent-steps and ends 2 x 3 agent-episodes of length 5.
+    pytest.importorskip("mpe2")
     from mpe2 import simple_spread_v3
 
-    result = marl.train_parallel_env(lambda: simple_spread_v3.parallel_env(max_cycles=5, continuous_actions=False),
-                                     total_steps=96, n_envs=2, hyperparams=SMALL, eval_episodes=1)
-    assert result.steps == 96 and not math.isnan(result.curve[-1]["task_return"])
+    result = marl.train_parallel_env(lambda: simple_spread_v3.parallel_env(max_cycles=5, continuous_actions=continuous),
+                                     total_steps=120, n_envs=2, algo="MAPPO", hyperparams={**SMALL, "n_steps": 5},
+                                     eval_episodes=1)
+    assert result.steps == 120 and not math.isnan(result.curve[-1]["task_return"])
+    assert len(result.episodes) == 4 * 2 * 3 and {e["length"] for e in result.episodes} == {5}

@@ -100,7 +100,7 @@ def test_same_seed_same_run_other_seed_differs():
         r = train(args, make_vec_env("CartPole-v1", 2), 128, seed=seed)
         return torch.cat([p.detach().flatten() for p in r.agent.parameters()]), [e["task_return"] for e in r.episodes]
 
-    (p0, e0), (p0b, e0b), (p1, e1) = run(0), run(0), run(1)
+    (p0, e0), (p0b, e0b), (p1, _) = run(0), run(0), run(1)
     assert torch.equal(p0, p0b) and e0 == e0b
     assert not torch.equal(p0, p1)
 

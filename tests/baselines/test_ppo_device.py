@@ -85,20 +85,6 @@ def _shaped(n, backend):
     return VectorRewardShaping(ChainVectorEnv(n, backend), EnvReward() + PBRS(progress, gamma=0.99) + 0.1 * GlobalCount(cell))
 
 
-class _Transfers:
-    """Counts tensor-to-host copies made while installed."""
-
-    def __init__(self, monkeypatch):
-        self.count = 0
-        for method in ("cpu", "numpy", "tolist", "__array__"):
-            original = getattr(torch.Tensor, method)
-
-            def counted(tensor, *args, _original=original, **kwargs):
-                self.count += 1
-                return _original(tensor, *args, **kwargs)
-
-            monkeypatch.setattr(torch.Tensor, method, counted)
-
 
 def _run(n_steps, backend, rollouts=2, n_envs=4):
     envs = _shaped(n_envs, backend)
@@ -106,12 +92,12 @@ def _run(n_steps, backend, rollouts=2, n_envs=4):
     return train(args, envs, total_steps=rollouts * n_steps * n_envs, seed=3), envs
 
 
-def test_no_host_copy_per_step(monkeypatch):
+def test_no_host_copy_per_step(monkeypatch, host_copies):
     # Same number of rollouts, 8 or 32 steps each: a per-step copy would add >= 24 * 2 copies to the
     # longer run. The copies that remain are per rollout (the episode log's columns, the metrics).
     counts = []
     for n_steps in (8, 32):
-        transfers = _Transfers(monkeypatch)
+        transfers = host_copies()
         result, envs = _run(n_steps, "torch")
         counts.append(transfers.count)
         monkeypatch.undo()

@@ -375,25 +375,24 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     from rewardlab.shaping.pbrs import check_discount
     from rewardlab.shaping.terms import from_config, ref_to_callable
 
+    parallel = env["parallel_env"] is not None
     try:
-        if env["parallel_env"] is not None:
-            from rewardlab.baselines.multiagent import ParallelVecEnv
-
-            probe = ParallelVecEnv([ref_to_callable(env["parallel_env"], f"{where}.parallel_env")(**env["kwargs"])])
-            potentials_id = probe.envs[0].metadata.get("name")  # what ParallelRewardShaping binds potentials to
+        if parallel:
+            probe = ref_to_callable(env["parallel_env"], f"{where}.parallel_env")(**env["kwargs"])
+            potentials_id = probe.metadata.get("name")  # what ParallelRewardShaping binds potentials to
+            action_spaces = {a: probe.action_space(a) for a in probe.possible_agents}
         else:
             probe = make_env(env["id"], env["kwargs"], env["wrappers"], env["max_episode_steps"])
             potentials_id = env["id"]
+            action_spaces = {env["id"]: probe.action_space}
     except (RewardlabError, TypeError, ValueError) as e:
         raise ConfigError(f"`{where}`: {e}") from e
-    action_space = probe.action_space
     try:
-        sample = _sample_observation(probe, env["parallel_env"] is not None)
+        samples = _sample_observations(probe, parallel)
     except (RewardlabError, TypeError, ValueError) as e:
         raise ConfigError(f"`{where}`: the env could not be reset: {e}") from e
     finally:
         probe.close()
-    parallel = env["parallel_env"] is not None
     for a in cfg["algorithms"]:
         trainer = get_trainer(a["algo"])
         if parallel and not trainer.multi_agent:
@@ -402,7 +401,10 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
         if not parallel and not trainer.single_agent:
             raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({trainer.name}) trains `parallel_env` (multi-agent) "
                               "envs only; use a single-agent trainer for Gymnasium ids")
-        trainer.check_action_space(action_space, env["id"] or env["parallel_env"])
+        if parallel and trainer.same_agent_spaces:
+            _check_same_agent_spaces(probe, f"`{where}` with algorithm `{a['name']}` ({trainer.name})")
+        for name, space in action_spaces.items():
+            trainer.check_action_space(space, env["id"] or f"{env['parallel_env']} agent `{name}`")
         gamma = trainer.gamma(a["hyperparams"])
         for r in env["rewards"]:
             term = from_config(cfg["rewards"][r])
@@ -412,17 +414,27 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
             except RewardlabError as e:
                 raise ConfigError(f"`{where}` with reward `{r}` and algorithm `{a['name']}`: {e}") from e
     for r in env["rewards"]:
-        _check_features(from_config(cfg["rewards"][r]), sample, f"`{where}` with reward `{r}`")
+        for sample in samples:
+            _check_features(from_config(cfg["rewards"][r]), sample, f"`{where}` with reward `{r}`")
 
 
-def _sample_observation(probe: Any, parallel: bool) -> Any:
-    """One real observation of the probe env, batched (leading dimension N) as terms see it."""
-    if parallel:  # an SB3 VecEnv over the agents: reset() is already batched
-        return probe.reset()
+def _check_same_agent_spaces(env: Any, where: str) -> None:
+    first = env.possible_agents[0]
+    for a in env.possible_agents[1:]:
+        if env.observation_space(a) != env.observation_space(first) or env.action_space(a) != env.action_space(first):
+            raise ConfigError(f"{where}: parameter sharing needs every agent to have the same spaces; agent `{a}` "
+                              f"differs from `{first}` (IPPO and MAPPO map each agent's own bounds)")
+
+
+def _sample_observations(probe: Any, parallel: bool) -> list[Any]:
+    """Real observations of the probe env, batched (leading dimension 1) as terms see them: one per agent
+    of a ParallelEnv (each agent's shaping term sees its own), one for a Gymnasium env."""
     obs, _ = probe.reset(seed=0)
+    if parallel:
+        return [np.asarray(o)[None] for o in obs.values()]
     if isinstance(obs, Mapping):
-        return {k: np.asarray(v)[None] for k, v in obs.items()}
-    return np.asarray(obs)[None]
+        return [{k: np.asarray(v)[None] for k, v in obs.items()}]
+    return [np.asarray(obs)[None]]
 
 
 def _check_features(term: Any, obs: Any, where: str) -> None:

@@ -843,6 +843,6 @@ def _collection(hyperparams: Mapping[str, Any], n_envs: int) -> tuple[int, str] 
 TRAINERS = [
     Trainer(name=algo, train=_train_request(algo), hyperparams=MARLArgs, gamma=_gamma,
             check_action_space=_check_action_space, collection=_collection, single_agent=False, multi_agent=True,
-            normalize_obs=False, resumable=True)
+            normalize_obs=False, resumable=True, same_agent_spaces=False)
     for algo in ("IPPO", "MAPPO")
 ]

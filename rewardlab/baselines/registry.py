@@ -73,6 +73,9 @@ class Trainer:
     normalize_obs: bool = True
     #: Saves checkpoints and resumes from ``TrainRequest.checkpoint_dir``.
     resumable: bool = False
+    #: Multi-agent by one policy over a VecEnv of all agents (SB3's parameter sharing): every agent
+    #: needs the same observation and action space. IPPO/MAPPO map each agent's own bounds instead.
+    same_agent_spaces: bool = True
 
 
 _REGISTRY: dict[str, Trainer] = {}

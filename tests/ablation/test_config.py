@@ -99,7 +99,7 @@ def test_load_config_from_yaml(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "mountaincar_gym", "bonus_study", "barfi_gridworld", "gated_accumulation", "pbrs_learning", "robotics_shaping"])
+@pytest.mark.parametrize("name", ["quickstart", "mountaincar_gym", "bonus_study", "barfi_gridworld", "gated_accumulation", "pbrs_learning", "robotics_shaping", "marl_two_games"])
 def test_examples_validate(name):
     # Every shipped ablation config validates (ids, potentials, count keys, gammas) as written.
     import rewardlab  # noqa: F401  (registers the rewardlab/ ids the examples use)
@@ -116,6 +116,17 @@ def test_parallel_env_entry():
     # rps publishes no `energy` potential: the PBRS spec is refused before anything runs.
     with pytest.raises(ConfigError, match=r"publishes no potential `energy`"):
         validate(cfg(envs=[{"parallel_env": "pettingzoo.classic.rps_v2:parallel_env"}]))
+
+
+def test_agents_with_different_bounds_need_a_trainer_that_maps_them():
+    # AppleAppStore's two agents have different endowments, so different Box action bounds
+    # (specs/coopetition.md): SB3's parameter sharing (one VecEnv of all agents) cannot train it and the
+    # config says so before anything runs; IPPO and MAPPO map each agent's own bounds and validate.
+    env = {"parallel_env": "rewardlab.envs.coopetition:parallel_env", "kwargs": {"name": "AppleAppStore"}}
+    base = {"name": "x", "seeds": 1, "rewards": {"env": "EnvReward"}, "envs": [env]}
+    assert len(expand(validate({**base, "algorithms": ["IPPO", "MAPPO"]}))) == 2
+    with pytest.raises(ConfigError, match=r"algorithm `PPO` \(PPO\): parameter sharing needs every agent to have the same spaces; agent `agent_1`"):
+        validate({**base, "algorithms": ["PPO"]})
 
 
 def test_evaluation_deterministic_must_be_a_bool():

@@ -165,7 +165,6 @@ class CoreEnvs:
         self.obs_dim, self.state_dim = self.core.obs_size, self.core.state_size
         self.discrete, self.n_actions = False, 1
         B, n = self.num_envs, self.n_agents
-        self._native = self.core.to_numpy if self.device is None else (lambda x: x)
         self.low = self.core.as_array(np.zeros((n, 1)))
         self.high = self.core.as_array(np.asarray(self.core.params.endowment, dtype=np.float64)[:, None])
         self._alive = self.core.as_array(np.ones((B, n))) > 0
@@ -175,24 +174,21 @@ class CoreEnvs:
             self._composers = [RewardComposer(copy.deepcopy(base), f"rewardlab/{name}-v0") for _ in self.agents]
         self._obs: np.ndarray | None = None
 
-    def _agent_obs(self) -> Any:
-        return self._native(self.core.agent_obs())
-
     def reset(self, seed: int | None = None) -> tuple[Any, Any, Any]:
         self.core.reset(seeds=None if seed is None else [seed + b for b in range(self.num_envs)])
-        self._obs = self._agent_obs()
+        self._obs = self.core.agent_obs()
         if self._composers is not None:
             for i, c in enumerate(self._composers):
                 c.reset(self._alive[:, 0], self._obs[:, i])
-        return self._obs, self._native(self.core.state_obs()), self._alive
+        return self._obs, self.core.state_obs(), self._alive
 
     def step(self, actions: Any) -> StepOut:
         core, B, n, xp = self.core, self.num_envs, self.n_agents, namespace(self._alive)
         out = core.step(xp.reshape(actions, (B, n)))
-        term, trunc = self._native(out.terminated), self._native(out.truncated)
+        term, trunc = out.terminated, out.truncated
         done = term | trunc
-        obs, state = self._agent_obs(), self._native(core.state_obs())
-        task = self._native(out.reward)
+        obs, state = core.agent_obs(), core.state_obs()
+        task = out.reward
         reward, terms = task, {"env": task}
         if self._composers is not None:
             reward, terms = xp.zeros_like(task), {}
@@ -202,14 +198,14 @@ class CoreEnvs:
                 for k, v in parts.items():
                     terms.setdefault(k, xp.zeros_like(task))[:, i] = v
         every_agent = lambda flag: xp.reshape(flag, (B, 1)) & self._alive  # noqa: E731  (B,) -> (B, n)
-        result = StepOut(obs, state, self._alive, reward, task, self._native(out.payoff), terms,
-                         every_agent(term), every_agent(trunc), xp.astype(self._native(out.success), xp.float64))
+        result = StepOut(obs, state, self._alive, reward, task, out.payoff, terms,
+                         every_agent(term), every_agent(trunc), xp.astype(out.success, xp.float64))
         # On the device the reset is a masked write whether or not a game ended: testing `done.any()`
         # would read the flags back to the host every step.
         if self.device is not None or done.any():
             result.final_obs, result.final_state = obs, state
             core.reset(mask=done)
-            result.obs, result.state = self._agent_obs(), self._native(core.state_obs())
+            result.obs, result.state = core.agent_obs(), core.state_obs()
             if self._composers is not None:
                 for i, c in enumerate(self._composers):
                     c.reset(done, result.obs[:, i])

@@ -75,6 +75,21 @@ class TabularMDP:
     def num_actions(self) -> int:
         return int(self.transitions.shape[1])
 
+    def reachable(self) -> np.ndarray:
+        """``(S,)`` bool: the states reachable from the start distribution (Taxi's table also lists others).
+
+        Example:
+            >>> t = np.zeros((3, 1, 3)); t[0, 0, 1] = t[1, 0, 1] = t[2, 0, 2] = 1.0  # 0 -> 1 -> 1; 2 is cut off
+            >>> TabularMDP(t, np.zeros_like(t), np.array([1.0, 0, 0]), np.zeros(3, bool), None).reachable().tolist()
+            [True, True, False]
+        """
+        seen = self.initial > 0
+        while True:
+            grown = seen | (self.transitions[seen].sum(axis=(0, 1)) > 0)
+            if (grown == seen).all():
+                return seen
+            seen = grown
+
 
 # --- input checks ------------------------------------------------------------------------------
 

@@ -8,15 +8,6 @@ import pytest
 
 from rewardlab.envs.tabular import NotTabular, tabular_mdp
 
-def reachable(mdp) -> np.ndarray:
-    """States reachable from the start distribution (Taxi's P also lists unreachable states)."""
-    seen = mdp.initial > 0
-    while True:
-        grown = seen | (mdp.transitions[seen].sum(axis=(0, 1)) > 0)
-        if (grown == seen).all():
-            return seen
-        seen = grown
-
 
 TOY = [
     ("FrozenLake-v1", {}),
@@ -40,7 +31,7 @@ def test_toy_text_tables_match_stepping_the_env(env_id, kwargs):
     # Set the env's state, step, and compare with the table: the successor must be in the support,
     # the reward and the termination as tabulated; over 400 draws the frequencies of a slippery
     # row match its probabilities (binomial 5-sigma band).
-    live = np.flatnonzero(~mdp.terminal & reachable(mdp))
+    live = np.flatnonzero(~mdp.terminal & mdp.reachable())
     for s in rng.choice(live, size=min(25, len(live)), replace=False):
         for a in range(mdp.num_actions):
             counts = np.zeros(mdp.num_states)
@@ -64,7 +55,7 @@ def test_taxi_terminal_states_are_only_entered_by_a_drop_off():
     env = gym.make("Taxi-v3" if "Taxi-v3" in gym.registry else "Taxi-v4").unwrapped
     mdp = tabular_mdp("Taxi-v3")
     assert mdp.terminal.sum() == 4
-    live = reachable(mdp)
+    live = mdp.reachable()
     # 300 start states (passenger waiting, not at its destination), 100 with it in the taxi, 4 terminal
     assert live.sum() == 404
     for s in np.flatnonzero(live & ~mdp.terminal):

@@ -87,14 +87,6 @@ class ArrivalBonus:
         return self.scale * self.values[np.asarray(t.next_obs).reshape(-1)]
 
 
-def reachable(mdp: TabularMDP) -> np.ndarray:
-    seen = mdp.initial > 0
-    while True:
-        grown = seen | (mdp.transitions[seen].sum(axis=(0, 1)) > 0)
-        if (grown == seen).all():
-            return seen
-        seen = grown
-
 
 def finite_horizon_advantages(mdp: TabularMDP, table: np.ndarray, last: np.ndarray, horizon: int) -> np.ndarray:
     """A*_t(s, a) for t = 0..H-1 by backward induction (V_H = 0; step H-1 pays `last`); terminal states 0."""
@@ -118,7 +110,7 @@ def changed(a: np.ndarray, b: np.ndarray, live: np.ndarray, scale: float) -> boo
 
 def check(label: str, mdp: TabularMDP, horizon: int, n_potentials: int, rng: np.random.Generator) -> Row:
     g = mdp.gamma
-    live = reachable(mdp) & ~mdp.terminal
+    live = mdp.reachable() & ~mdp.terminal
     base = reward_table(EnvReward(), mdp)
     base_last = reward_table(EnvReward(), mdp, truncated=True)
     a0 = optimal_advantage(mdp.transitions, base, g, terminal=mdp.terminal)

@@ -48,7 +48,7 @@ import numpy as np
 import yaml
 
 from rewardlab.ablation.hyperparams import check_hyperparams
-from rewardlab.errors import ConfigError, RewardlabError, did_you_mean
+from rewardlab.errors import ConfigError, InvalidParameter, RewardlabError, did_you_mean
 
 __all__ = ["load_config", "validate", "expand", "run_key", "describe_grid", "add_import_folder", "RunSpec"]
 
@@ -402,7 +402,13 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
             raise ConfigError(f"`{where}`: algorithm `{a['name']}` ({trainer.name}) trains `parallel_env` (multi-agent) "
                               "envs only; use a single-agent trainer for Gymnasium ids")
         if parallel and trainer.same_agent_spaces:
-            _check_same_agent_spaces(probe, f"`{where}` with algorithm `{a['name']}` ({trainer.name})")
+            from rewardlab.baselines.multiagent import check_shared_spaces
+
+            try:
+                check_shared_spaces(probe)
+            except InvalidParameter as e:
+                raise ConfigError(f"`{where}` with algorithm `{a['name']}` ({trainer.name}): {e} "
+                                  "(IPPO and MAPPO map each agent's own bounds)") from e
         for name, space in action_spaces.items():
             trainer.check_action_space(space, env["id"] or f"{env['parallel_env']} agent `{name}`")
         gamma = trainer.gamma(a["hyperparams"])
@@ -416,14 +422,6 @@ def _check_env(env: dict[str, Any], cfg: dict[str, Any], where: str) -> None:
     for r in env["rewards"]:
         for sample in samples:
             _check_features(from_config(cfg["rewards"][r]), sample, f"`{where}` with reward `{r}`")
-
-
-def _check_same_agent_spaces(env: Any, where: str) -> None:
-    first = env.possible_agents[0]
-    for a in env.possible_agents[1:]:
-        if env.observation_space(a) != env.observation_space(first) or env.action_space(a) != env.action_space(first):
-            raise ConfigError(f"{where}: parameter sharing needs every agent to have the same spaces; agent `{a}` "
-                              f"differs from `{first}` (IPPO and MAPPO map each agent's own bounds)")
 
 
 def _sample_observations(probe: Any, parallel: bool) -> list[Any]:

@@ -30,7 +30,15 @@ from rewardlab.shaping.pbrs import check_discount
 from rewardlab.shaping.terms import Term, from_config
 from rewardlab.wrappers.parallel import ParallelRewardShaping
 
-__all__ = ["ParallelVecEnv", "make_parallel_vec_env", "evaluate_parallel", "train_parallel"]
+__all__ = ["ParallelVecEnv", "check_shared_spaces", "make_parallel_vec_env", "evaluate_parallel", "train_parallel"]
+
+
+def check_shared_spaces(env: ParallelEnv) -> None:
+    """One shared policy needs one observation and one action space: InvalidParameter naming the first agent that differs."""
+    first = env.possible_agents[0]
+    for a in env.possible_agents[1:]:
+        if env.observation_space(a) != env.observation_space(first) or env.action_space(a) != env.action_space(first):
+            raise InvalidParameter(f"Parameter sharing needs every agent to have the same spaces; agent `{a}` differs from `{first}`")
 
 
 class ParallelVecEnv(VecEnv):
@@ -59,14 +67,9 @@ class ParallelVecEnv(VecEnv):
             raise InvalidParameter("`envs` must hold at least one ParallelEnv")
         self.envs = envs
         self.agents = list(envs[0].possible_agents)
+        check_shared_spaces(envs[0])
         first = self.agents[0]
         obs_space, act_space = envs[0].observation_space(first), envs[0].action_space(first)
-        for a in self.agents[1:]:
-            # One shared policy needs one observation and one action space.
-            if envs[0].observation_space(a) != obs_space or envs[0].action_space(a) != act_space:
-                raise InvalidParameter(
-                    f"Parameter sharing needs every agent to have the same spaces; agent `{a}` differs from `{first}`"
-                )
         self.n_agents = len(self.agents)
         self._actions: np.ndarray | None = None
         self._returns = np.zeros(self.n_agents * len(envs))

@@ -125,7 +125,7 @@ def test_agents_with_different_bounds_need_a_trainer_that_maps_them():
     env = {"parallel_env": "rewardlab.envs.coopetition:parallel_env", "kwargs": {"name": "AppleAppStore"}}
     base = {"name": "x", "seeds": 1, "rewards": {"env": "EnvReward"}, "envs": [env]}
     assert len(expand(validate({**base, "algorithms": ["IPPO", "MAPPO"]}))) == 2
-    with pytest.raises(ConfigError, match=r"algorithm `PPO` \(PPO\): parameter sharing needs every agent to have the same spaces; agent `agent_1`"):
+    with pytest.raises(ConfigError, match=r"algorithm `PPO` \(PPO\): Parameter sharing needs every agent to have the same spaces; agent `agent_1`"):
         validate({**base, "algorithms": ["PPO"]})
 
 

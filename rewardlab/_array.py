@@ -87,6 +87,20 @@ def batch_obs(obs: Any) -> Any:
     return np.asarray(obs)[None]
 
 
+def take_rows(batch: Any, rows: Any) -> Any:
+    """Rows `rows` of a batch (an array, or a dict/tuple of arrays): ``batch[rows]`` leaf by leaf.
+
+    Example:
+        >>> take_rows({"x": np.arange(3), "y": np.arange(6).reshape(3, 2)}, np.array([2, 0]))["y"].tolist()
+        [[4, 5], [0, 1]]
+    """
+    if isinstance(batch, dict):
+        return {k: take_rows(v, rows) for k, v in batch.items()}
+    if isinstance(batch, tuple):
+        return tuple(take_rows(v, rows) for v in batch)
+    return np.asarray(batch)[rows]
+
+
 def replace_rows(batch: Any, rows: dict[int, Any]) -> Any:
     """Copy of a batch (arrays, dicts or tuples of arrays) with row i replaced by the single observation rows[i]."""
     if isinstance(batch, dict):

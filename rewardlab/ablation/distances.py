@@ -1,7 +1,8 @@
 """How different are an ablation's reward specs? STARC and EPIC distances between them, before training.
 
 For each env of a config whose env has an exact table (:func:`rewardlab.envs.tabular.tabular_mdp`:
-FrozenLake, CliffWalking, Taxi, small MiniGrid levels), every reward spec is evaluated into an
+FrozenLake, CliffWalking, Taxi, small MiniGrid levels and gridhack levels without monsters or kicks,
+each the level that ``reset(seed=0)`` draws), every reward spec is evaluated into an
 ``(S, A, S')`` table (:func:`rewardlab.shaping.metrics.reward_table`) and the pairwise distances are
 computed at the learner's discount (the first algorithm's gamma). Envs without a table get the
 reason instead. Learned and stateful terms are scored as they are when a run starts (untrained,

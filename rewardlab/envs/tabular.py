@@ -16,8 +16,16 @@ Supported families and how their tables are built:
   of the state: the table holds its value at ``t = 0``, 1.0 (rewardlab's sparse reward); time
   limits are not modelled. Observations are rewardlab's flat MiniGrid encoding
   (:func:`rewardlab.envs.control.minigrid_tasks.encode_state`), so that its potentials apply.
-* gridhack: not enumerable, :class:`NotTabular` says why (its randomness is a hash of the step
-  counter, so a state without the counter is not Markov, and with it no state repeats).
+* gridhack (``rewardlab/Gridhack-*``): breadth-first search over the states of the level that
+  ``reset(seed=seed)`` draws, restoring the core's state arrays and stepping every action. Only
+  tasks without in-episode randomness are enumerable: monsters and kicks roll a hash of the step
+  counter, so with them a state without the counter is not Markov and with it no state repeats
+  (:class:`NotTabular` says so). A state is the map (doors opened, items taken, lava frozen; every
+  dungeon level of Staircase tasks), the bottom line without the turn counter, the pending
+  direction prompt and the message; observations hold turn 0 and time limits are not modelled.
+  Small levels only: one level of Corridors-R5 has ~200 states, MultiRoom-N6-Lava ~800, KeyRoom-S10,
+  Levitate-* and LavaCross ~1,100; Freeze-* has more than 20,000 (every frozen cell is part of the
+  state). Past ``max_states`` the search stops with :class:`NotTabular`.
 
 In every table terminal states are absorbing (self-loop with probability 1, reward 0) and marked
 in ``terminal``; ``obs[s]`` is what the env emits in state ``s``.
@@ -98,11 +106,7 @@ def tabular_mdp(env_id: str, *, gamma: float = 0.99, seed: int = 0, max_states: 
     if resolved.startswith("MiniGrid-") or re.fullmatch(r"rewardlab/Sparse-(DoorKey|KeyCorridor|MultiRoom)-.*", resolved):
         return _minigrid(resolved, gamma, seed, max_states, **kwargs)
     if resolved.startswith("rewardlab/Gridhack-"):
-        raise NotTabular(
-            f"`{env_id}`: gridhack levels are not enumerable: their randomness (kicks, monsters) is a hash of "
-            "the step counter, so a state without the counter is not Markov and with it no state repeats; "
-            "use the sampled estimate (rewardlab.shaping.metrics.sampled_starc_distance) instead"
-        )
+        return _gridhack(resolved, gamma, seed, max_states, **kwargs)
     raise NotTabular(
         f"`{env_id}` has no exact tabular form here; tabular_mdp supports {', '.join(TOY_TEXT)} (toy-text) and "
         "small MiniGrid levels. For continuous envs use rewardlab.shaping.metrics.sampled_starc_distance"
@@ -199,3 +203,78 @@ def _minigrid(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: A
     initial = np.zeros(n_s)
     initial[0] = 1.0
     return TabularMDP(t, reward, initial, terminal, np.stack(observations), float(gamma), env_id)
+
+
+# --- gridhack ------------------------------------------------------------------------------------
+
+#: The core's per-episode state arrays a gridhack state is restored from (row 0 of each); ``stats``
+#: (the bottom line, one column per env) is restored separately. The display layers are kept because
+#: a step redraws only the cells it changed.
+_GRIDHACK_STATE = ("cells", "glyph", "char", "color", "stack", "stack_start", "pending", "msg", "key")
+_TIME = 7  # the turn counter's row in the core's stats (blstats order)
+
+
+def _gridhack(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: Any) -> TabularMDP:
+    from rewardlab.envs.gridhack.tiles import Cmd, Monster
+
+    env = gym.make(env_id, **kwargs).unwrapped
+    core = env.core
+    if core.task.monster != Monster.NONE or core.n_monsters:
+        raise NotTabular(f"`{env_id}` has monsters: their moves and bites roll a hash of the step counter, so it is "
+                         "not Markov without the counter and no state repeats with it; use rewardlab.shaping.metrics."
+                         "sampled_starc_distance")
+    if Cmd.KICK in core.actions:
+        raise NotTabular(f"`{env_id}`'s action set has kick, whose luck rolls a hash of the step counter; enumerate a "
+                         "task without kicks (or action_set='restricted' where the task has none)")
+    env.reset(seed=seed)
+    names = [n for n in _GRIDHACK_STATE if getattr(core, n) is not None]
+
+    def snapshot() -> dict[str, np.ndarray]:
+        core.stats[_TIME, 0] = 0  # the turn counter is not part of the state
+        state = {n: getattr(core, n)[0].copy() for n in names}
+        state["stats"] = core.stats[:, 0].copy()
+        return state
+
+    def restore(state: dict[str, np.ndarray]) -> None:
+        for n in names:
+            getattr(core, n)[0] = state[n]  # in place: the compiled step holds these arrays
+        core.stats[:, 0] = state["stats"]
+
+    def key(state: dict[str, np.ndarray]) -> bytes:
+        return b"".join(state[n].tobytes() for n in ("cells", "stack", "stats", "pending", "msg") if n in state)
+
+    states = [snapshot()]
+    observations = [core.observe(0)]
+    index = {key(states[0]): 0}
+    edges: list[tuple[int, int, int, float, bool]] = []  # (s, a, s', reward, terminated)
+    queue = deque([0])
+    n_a, action = len(core.actions), np.zeros(1, dtype=np.int64)
+    while queue:
+        s = queue.popleft()
+        for a in range(n_a):
+            restore(states[s])
+            action[0] = a
+            r, terminated, _ = core.step(action)
+            nxt = snapshot()
+            k = key(nxt)
+            if k not in index:
+                if len(index) >= max_states:
+                    raise NotTabular(f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
+                                     "enumerate a smaller level (Corridors-R5, KeyRoom-S10, a lava-river task) or raise max_states")
+                index[k] = len(states)
+                states.append(nxt)
+                observations.append(core.observe(0))
+                if not terminated[0]:
+                    queue.append(index[k])
+            edges.append((s, a, index[k], float(r[0]), bool(terminated[0])))
+    n_s = len(states)
+    t, reward, terminal = np.zeros((n_s, n_a, n_s)), np.zeros((n_s, n_a, n_s)), np.zeros(n_s, dtype=bool)
+    for s, a, s2, r, done in edges:
+        t[s, a, s2] = 1.0  # deterministic without monsters and kicks
+        reward[s, a, s2] = r
+        terminal[s2] |= done
+    _absorb(t, reward, terminal)
+    initial = np.zeros(n_s)
+    initial[0] = 1.0
+    obs = {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+    return TabularMDP(t, reward, initial, terminal, obs, float(gamma), env_id)

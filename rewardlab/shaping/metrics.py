@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardlab._array import take_rows
 from rewardlab.errors import InvalidParameter
 
 __all__ = [
@@ -54,7 +55,8 @@ class TabularMDP:
         reward: ``(S, A, S)`` float64, the env's own reward; 0 on the terminal self-loops.
         initial: ``(S,)`` start distribution.
         terminal: ``(S,)`` bool, the absorbing states the env terminates in.
-        obs: ``(S, ...)`` the observation the env emits in each state (for :func:`reward_table`).
+        obs: ``(S, ...)`` the observation the env emits in each state (for :func:`reward_table`), or
+            a dict of such arrays for a Dict observation space (gridhack).
         gamma: the discount studies of this MDP use.
         name: the env id it was built from ("" for a synthetic MDP).
     """
@@ -540,15 +542,14 @@ def reward_table(term: Any, mdp: TabularMDP, *, support: str = "possible", trunc
     else:
         raise InvalidParameter(f"`support` must be 'possible' or 'all'. Received {support!r}")
     s, a, s2 = np.nonzero(scored)
-    obs = np.asarray(mdp.obs)
 
     def batch(rows: np.ndarray) -> Transition:
         n = len(rows)
-        return Transition(obs[s[rows]], a[rows], obs[s2[rows]], mdp.reward[s[rows], a[rows], s2[rows]],
+        return Transition(take_rows(mdp.obs, s[rows]), a[rows], take_rows(mdp.obs, s2[rows]), mdp.reward[s[rows], a[rows], s2[rows]],
                           mdp.terminal[s2[rows]], np.full(n, truncated) & ~mdp.terminal[s2[rows]], np.ones(n, dtype=bool), {})
 
     def score(copy_: Term, rows: np.ndarray) -> np.ndarray:
-        copy_.reset(np.ones(len(rows), dtype=bool), obs[s[rows]])
+        copy_.reset(np.ones(len(rows), dtype=bool), take_rows(mdp.obs, s[rows]))
         values = np.asarray(copy_(batch(rows)), dtype=np.float64).reshape(-1)
         if values.shape != (len(rows),) or not np.isfinite(values).all():
             raise InvalidParameter(f"term `{term.name}` gave {values.shape} values (finite: {np.isfinite(values).all()}) for {len(rows)} rows")

@@ -68,6 +68,21 @@ def test_matrix_on_frozenlake(lake_config):
     assert format_matrix(pole).startswith("pole: no distances (")
 
 
+def test_matrix_on_a_gridhack_level():
+    """The bonus study's rewards on its Corridors-R5 level, as a run starts (counts empty)."""
+    cfg = validate(yaml.safe_load((Path(rewardlab.__file__).parents[1] / "examples" / "bonus_study.yaml").read_text()))
+    cfg["envs"] = cfg["envs"][:1]  # Corridors-R5, one context
+    (m,) = distance_matrices(cfg)
+    assert m.available and m.rewards == ["global", "episodic", "product"]
+    d = {(a, b): m.starc[i, j] for i, a in enumerate(m.rewards) for j, b in enumerate(m.rewards)}
+    # An empty global count scores 1 / sqrt(1) = 1 on every step, so the product is the episodic bonus.
+    assert d["episodic", "product"] <= 1e-12
+    # The global bonus is then a constant 0.1 a step, which on an episodic task is not shaping (it pays
+    # for staying out of the goal), and the episodic one pays first visits: they differ (0.262 measured).
+    assert 0.1 < d["global", "episodic"] < 0.5
+    assert "211 states x 8 actions" in " ".join(m.notes)
+
+
 def test_envs_without_a_table_say_why(lake_config):
     lake_config["envs"] = [{"id": "FrozenLake-v1", "label": "wrapped", "wrappers": ["gymnasium.wrappers:TimeAwareObservation"]}]
     (m,) = distance_matrices(validate(lake_config))

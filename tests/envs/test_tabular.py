@@ -96,13 +96,79 @@ def test_minigrid_table_matches_random_rollouts(env_id):
     assert steps > 500
 
 
+# Small gridhack levels: (task, states found for the level of reset(seed=0) with num_contexts=1, counted
+# when the enumeration was written; a change in the rules or the level generator changes them).
+GRIDHACK = [("Corridors-R5", 211), ("KeyRoom-S10", 1123), ("Levitate-Potion", 1087), ("MultiRoom-N6-Lava", 797),
+            ("Staircase-Lvl2", 337)]
+
+
+@pytest.mark.parametrize("task,n_states", GRIDHACK)
+def test_gridhack_table_matches_random_rollouts(task, n_states):
+    import rewardlab.envs  # noqa: F401  (registers rewardlab ids)
+
+    env_id = f"rewardlab/Gridhack-{task}-v0"
+    mdp = tabular_mdp(env_id, num_contexts=1)
+    assert mdp.num_states == n_states
+    np.testing.assert_allclose(mdp.transitions.sum(axis=2), 1.0)
+    assert (mdp.obs["blstats"][:, 7] == 0).all()  # the turn counter is not part of the state
+
+    def state_key(obs):  # what the agent sees, but the turn counter; unique per state on these levels
+        return obs["glyphs"].tobytes() + obs["blstats"][:7].tobytes() + obs["message"].tobytes()
+
+    index = {state_key({k: v[i] for k, v in mdp.obs.items()}): i for i in range(mdp.num_states)}
+    assert len(index) == mdp.num_states
+    env = gym.make(env_id, num_contexts=1)
+    rng = np.random.default_rng(1)
+    steps = episodes = 0
+    while steps < 2000 and episodes < 400:  # random walks end fast in lava: many short episodes there
+        episodes += 1
+        obs, _ = env.reset(seed=0)
+        s = index[state_key(obs)]
+        assert mdp.initial[s] == 1.0
+        for _ in range(150):
+            a = int(rng.integers(mdp.num_actions))
+            obs, reward, terminated, truncated, _ = env.step(a)
+            s2 = index[state_key(obs)]  # every reached state is enumerated
+            assert mdp.transitions[s, a, s2] == 1.0  # deterministic without monsters and kicks
+            assert mdp.reward[s, a, s2] == reward
+            assert bool(mdp.terminal[s2]) == terminated
+            steps, s = steps + 1, s2
+            if terminated or truncated:
+                break
+    assert steps > 1000
+    # the table's success transitions: reward 1 into a terminal state (gridhack pays +1 on success only)
+    assert set(np.unique(mdp.reward)) <= {0.0, 1.0}
+    assert (mdp.terminal[np.nonzero(mdp.reward == 1.0)[2]]).all()
+
+
+def test_gridhack_pbrs_is_invisible_to_starc():
+    """d(R, R + PBRS(subgoal_distance)) = 0 on a gridhack level: the env's own potential, through reward_table."""
+    import rewardlab.envs  # noqa: F401
+    from rewardlab.shaping import PBRS, EnvReward, potentials_for
+    from rewardlab.shaping.metrics import reward_table, starc_distance
+
+    env_id = "rewardlab/Gridhack-KeyRoom-S10-v0"
+    mdp = tabular_mdp(env_id, gamma=0.99, num_contexts=1)
+    phi = potentials_for(env_id)["subgoal_distance"]
+    base, shaped = reward_table(EnvReward(), mdp), reward_table(EnvReward() + PBRS(phi, gamma=0.99), mdp)
+    assert np.abs(shaped - base).max() > 1.0  # the potential moves the reward (100 per subgoal left)
+    assert starc_distance(base, shaped, mdp.transitions, 0.99) <= 1e-9
+
+
 def test_unsupported_envs_raise_not_tabular():
     with pytest.raises(NotTabular, match="sampled"):
         tabular_mdp("CartPole-v1")
     import rewardlab.envs  # noqa: F401  (registers rewardlab ids)
 
-    with pytest.raises(NotTabular, match="gridhack"):
-        tabular_mdp("rewardlab/Gridhack-Corridors-R5-v0")
+    # gridhack's monsters and kicks roll a hash of the step counter: not Markov without it
+    with pytest.raises(NotTabular, match="has monsters"):
+        tabular_mdp("rewardlab/Gridhack-MultiRoom-N6-LavaMonsters-v0")
+    with pytest.raises(NotTabular, match="kick"):
+        tabular_mdp("rewardlab/Gridhack-MultiRoom-N4-Locked-v0")
+    with pytest.raises(NotTabular, match="kick"):
+        tabular_mdp("rewardlab/Gridhack-KeyRoom-S10-v0", action_set="full")
+    with pytest.raises(NotTabular, match="max_states=100"):
+        tabular_mdp("rewardlab/Gridhack-Corridors-R5-v0", max_states=100)
     # the config's "module:id" form imports the module (as gym.make does): a typed NotTabular, not a gym parse error
     with pytest.raises(NotTabular, match="BonusGrid"):
         tabular_mdp("rewardlab.envs.control.barfi_grid:rewardlab/BonusGrid-v0")

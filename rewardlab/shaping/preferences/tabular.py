@@ -120,24 +120,40 @@ def advantage_torch(transitions: Any, reward: Any, gamma: float, terminal: Any =
 
 def fit_reward_table(model: str, transitions: np.ndarray, gamma: float, seg_a: tuple[np.ndarray, np.ndarray],
                      seg_b: tuple[np.ndarray, np.ndarray], prefer: np.ndarray, *, terminal: np.ndarray | None = None,
-                     steps: int = 300, lr: float = 0.05, l2: float = 1e-3, seed: int = 0, init: np.ndarray | None = None) -> np.ndarray:
+                     steps: int = 300, lr: float = 0.05, l2: float = 1e-3, seed: int = 0, init: np.ndarray | None = None,
+                     features: np.ndarray | None = None) -> np.ndarray:
     """A reward table ``(S, A, S)`` fitted to labelled segment pairs by Bradley-Terry under `model`.
 
-    Full-batch Adam from a small random start (or from the table `init`); ``l2`` keeps entries no
-    segment constrains near 0. Under ``"regret"`` the loss is not convex in the table (the optimal
-    policy of the table changes as it is fitted) and a start can end in a poor local optimum:
-    compare fits from several starts with :func:`preference_nll`.
+    The table is free (one parameter per entry), or with ``features`` ``(S, A, S, K)`` linear in
+    them, ``r_hat = features @ w`` (Knox et al. learn a linear reward on cell features; a free
+    table can represent ``A*`` itself, a feature reward in general cannot); rows of ``terminal``
+    states are 0. Full-batch Adam from a small random start (or from the table `init`, projected
+    onto the features by least squares); ``l2`` keeps parameters no segment constrains near 0. Under ``"regret"`` the loss is not convex
+    (the optimal policy of the table changes as it is fitted) and a start can end in a poor local
+    optimum: compare fits from several starts with :func:`preference_nll`.
     """
     import torch
 
     if model not in PREFERENCE_MODELS:
         raise InvalidParameter(f"`model` must be one of {PREFERENCE_MODELS}. Received {model!r}")
+    phi = None
+    if features is not None:
+        phi = torch.as_tensor(np.asarray(features, dtype=np.float64))
+        if phi.ndim != 4 or tuple(phi.shape[:3]) != tuple(transitions.shape):
+            raise InvalidParameter(f"`features` must have shape {tuple(transitions.shape)} + (K,). Received {tuple(phi.shape)}")
+    shape = transitions.shape if phi is None else phi.shape[3:]
     gen = torch.Generator().manual_seed(seed)
-    start = 0.01 * torch.randn(transitions.shape, generator=gen, dtype=torch.float64)
+    start = 0.01 * torch.randn(shape, generator=gen, dtype=torch.float64)
     if init is not None:
         start = torch.tensor(np.asarray(init, dtype=np.float64))
-    r = start.requires_grad_(True)
-    opt = torch.optim.Adam([r], lr=lr)
+        if phi is not None:
+            start = torch.linalg.lstsq(phi.reshape(-1, phi.shape[3]), start.reshape(-1, 1)).solution[:, 0]
+    w = start.requires_grad_(True)
+    # nothing is paid after termination (TabularMDP's convention): without this mask partial return could
+    # explain a preference for reaching a terminal state by reward on its absorbing self-loop
+    keep = 1.0 if terminal is None else torch.as_tensor(~np.asarray(terminal), dtype=torch.float64)[:, None, None]
+    table = lambda: (w if phi is None else phi @ w) * keep  # noqa: E731
+    opt = torch.optim.Adam([w], lr=lr)
     p = torch.as_tensor(prefer, dtype=torch.float64)
     (sa, aa), (sb, ab) = seg_a, seg_b
     sa, aa, sb, ab = (torch.as_tensor(x) for x in (sa, aa, sb, ab))
@@ -149,11 +165,11 @@ def fit_reward_table(model: str, transitions: np.ndarray, gamma: float, seg_a: t
 
     act = None
     for _ in range(steps):
-        adv = None
+        r, adv = table(), None
         if model == "regret":
             adv, act = advantage_torch(transitions, r, gamma, terminal, act)
-        loss = bradley_terry_loss(score(r, sa, aa, adv), score(r, sb, ab, adv), p) + l2 * (r**2).sum()
+        loss = bradley_terry_loss(score(r, sa, aa, adv), score(r, sb, ab, adv), p) + l2 * (w**2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return r.detach().numpy().copy()
+    return table().detach().numpy().copy()

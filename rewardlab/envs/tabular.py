@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -167,42 +168,52 @@ def _minigrid(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: A
         base.carrying = WorldObj.decode(int(obs[-2]), int(obs[-1]), 0) if obs[-2] else None
         base.step_count = 0
 
-    start = encode_state(base)
-    index: dict[bytes, int] = {start.tobytes(): 0}
-    observations = [start]
-    edges: list[tuple[int, int, int, float, bool]] = []  # (s, a, s', reward, terminated)
-    queue = deque([0])
-    n_a = int(base.action_space.n)
+    def step(a: int) -> tuple[np.ndarray, float, bool]:
+        _, r, terminated, _, _ = base.step(a)
+        return encode_state(base), float(r > 0), bool(terminated)
+
+    too_many = (f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
+                "enumerate a smaller level (MiniGrid-Empty-*, DoorKey-5x5, LavaGapS5) or raise max_states")
+    states, edges = _search(encode_state(base), restore, step, lambda x: x.tobytes(), int(base.action_space.n),
+                            max_states, too_many)
+    return _deterministic_mdp(edges, len(states), int(base.action_space.n), np.stack(states), gamma, env_id)
+
+
+def _search(start: Any, restore: Callable[[Any], None], step: Callable[[int], tuple[Any, float, bool]],
+            key: Callable[[Any], bytes], n_actions: int, max_states: int, too_many: str) -> tuple[list, list]:
+    """Breadth-first search of a deterministic env from state `start`: its states, and its edges
+    ``(s, a, s', reward, terminated)``. ``restore(state)`` sets the env to a state, ``step(a)`` returns
+    ``(next state, reward, terminated)``, ``key(state)`` identifies a state; terminal states are not
+    expanded. Past `max_states` states it raises :class:`NotTabular` with `too_many`."""
+    states, index, edges, queue = [start], {key(start): 0}, [], deque([0])
     while queue:
         s = queue.popleft()
-        for a in range(n_a):
-            restore(observations[s])
-            _, r, terminated, _, _ = base.step(a)
-            nxt = encode_state(base)
-            key = nxt.tobytes()
-            if key not in index:
+        for a in range(n_actions):
+            restore(states[s])
+            nxt, r, terminated = step(a)
+            k = key(nxt)
+            if k not in index:
                 if len(index) >= max_states:
-                    raise NotTabular(
-                        f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
-                        "enumerate a smaller level (MiniGrid-Empty-*, DoorKey-5x5, LavaGapS5) or raise max_states"
-                    )
-                index[key] = len(observations)
-                observations.append(nxt)
+                    raise NotTabular(too_many)
+                index[k] = len(states)
+                states.append(nxt)
                 if not terminated:
-                    queue.append(index[key])
-            edges.append((s, a, index[key], float(r > 0), bool(terminated)))
-    n_s = len(observations)
-    t = np.zeros((n_s, n_a, n_s))
-    reward = np.zeros((n_s, n_a, n_s))
-    terminal = np.zeros(n_s, dtype=bool)
+                    queue.append(index[k])
+            edges.append((s, a, index[k], r, terminated))
+    return states, edges
+
+
+def _deterministic_mdp(edges: list, n_s: int, n_a: int, obs: Any, gamma: float, env_id: str) -> TabularMDP:
+    """The :class:`TabularMDP` of a search's edges, started in state 0, terminal states made absorbing."""
+    t, reward, terminal = np.zeros((n_s, n_a, n_s)), np.zeros((n_s, n_a, n_s)), np.zeros(n_s, dtype=bool)
     for s, a, s2, r, done in edges:
-        t[s, a, s2] = 1.0  # MiniGrid's dynamics are deterministic
+        t[s, a, s2] = 1.0
         reward[s, a, s2] = r
         terminal[s2] |= done
     _absorb(t, reward, terminal)
     initial = np.zeros(n_s)
     initial[0] = 1.0
-    return TabularMDP(t, reward, initial, terminal, np.stack(observations), float(gamma), env_id)
+    return TabularMDP(t, reward, initial, terminal, obs, float(gamma), env_id)
 
 
 # --- gridhack ------------------------------------------------------------------------------------
@@ -228,53 +239,29 @@ def _gridhack(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: A
                          "task without kicks (or action_set='restricted' where the task has none)")
     env.reset(seed=seed)
     names = [n for n in _GRIDHACK_STATE if getattr(core, n) is not None]
+    action = np.zeros(1, dtype=np.int64)
 
-    def snapshot() -> dict[str, np.ndarray]:
+    def snapshot() -> dict[str, Any]:
         core.stats[_TIME, 0] = 0  # the turn counter is not part of the state
         state = {n: getattr(core, n)[0].copy() for n in names}
-        state["stats"] = core.stats[:, 0].copy()
+        state["stats"], state["obs"] = core.stats[:, 0].copy(), core.observe(0)
         return state
 
-    def restore(state: dict[str, np.ndarray]) -> None:
+    def restore(state: dict[str, Any]) -> None:
         for n in names:
             getattr(core, n)[0] = state[n]  # in place: the compiled step holds these arrays
         core.stats[:, 0] = state["stats"]
 
-    def key(state: dict[str, np.ndarray]) -> bytes:
+    def step(a: int) -> tuple[dict[str, Any], float, bool]:
+        action[0] = a
+        r, terminated, _ = core.step(action)
+        return snapshot(), float(r[0]), bool(terminated[0])
+
+    def key(state: dict[str, Any]) -> bytes:
         return b"".join(state[n].tobytes() for n in ("cells", "stack", "stats", "pending", "msg") if n in state)
 
-    states = [snapshot()]
-    observations = [core.observe(0)]
-    index = {key(states[0]): 0}
-    edges: list[tuple[int, int, int, float, bool]] = []  # (s, a, s', reward, terminated)
-    queue = deque([0])
-    n_a, action = len(core.actions), np.zeros(1, dtype=np.int64)
-    while queue:
-        s = queue.popleft()
-        for a in range(n_a):
-            restore(states[s])
-            action[0] = a
-            r, terminated, _ = core.step(action)
-            nxt = snapshot()
-            k = key(nxt)
-            if k not in index:
-                if len(index) >= max_states:
-                    raise NotTabular(f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
-                                     "enumerate a smaller level (Corridors-R5, KeyRoom-S10, a lava-river task) or raise max_states")
-                index[k] = len(states)
-                states.append(nxt)
-                observations.append(core.observe(0))
-                if not terminated[0]:
-                    queue.append(index[k])
-            edges.append((s, a, index[k], float(r[0]), bool(terminated[0])))
-    n_s = len(states)
-    t, reward, terminal = np.zeros((n_s, n_a, n_s)), np.zeros((n_s, n_a, n_s)), np.zeros(n_s, dtype=bool)
-    for s, a, s2, r, done in edges:
-        t[s, a, s2] = 1.0  # deterministic without monsters and kicks
-        reward[s, a, s2] = r
-        terminal[s2] |= done
-    _absorb(t, reward, terminal)
-    initial = np.zeros(n_s)
-    initial[0] = 1.0
-    obs = {k: np.stack([o[k] for o in observations]) for k in observations[0]}
-    return TabularMDP(t, reward, initial, terminal, obs, float(gamma), env_id)
+    too_many = (f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
+                "enumerate a smaller level (Corridors-R5, KeyRoom-S10, MultiRoom-N6-Lava) or raise max_states")
+    states, edges = _search(snapshot(), restore, step, key, len(core.actions), max_states, too_many)
+    obs = {k: np.stack([state["obs"][k] for state in states]) for k in states[0]["obs"]}
+    return _deterministic_mdp(edges, len(states), len(core.actions), obs, gamma, env_id)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rewardlab.errors import InvalidParameter
 from rewardlab.shaping.metrics import optimal_advantage
 from rewardlab.shaping.preferences import (
     bradley_terry_loss,
@@ -125,3 +126,25 @@ def test_fit_reward_table_recovers_the_hand_mdp_preferences():
     assert fitted[0, 0] > fitted[1, 1]  # -1.5 > -2.5
     assert abs(fitted[0, 1]) < 1e-9 and abs(fitted[1, 0]) < 1e-9  # the optimal actions keep A* = 0
     assert set(order(fitted)[:2]) == set(order(adv)[:2])
+
+
+def test_fit_reward_table_with_features_stays_in_their_span():
+    # A feature reward is features @ w for some w (checked by least squares to rounding), rows of terminal
+    # states are 0 (nothing is paid after termination), and a malformed feature array is refused by name.
+    t, r, gamma = two_state_mdp()
+    phi = np.zeros((*t.shape, 2))
+    phi[:, :, 1, 0] = 1.0  # entering state 1
+    phi[0, 1, :, 1] = 1.0  # action 1 in state 0
+    sa = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    nxt = lambda s, a: int(np.argmax(t[s, a]))  # noqa: E731
+    seg = lambda idx: (np.array([[sa[k][0], nxt(*sa[k])] for k in idx]), np.array([[sa[k][1]] for k in idx]))  # noqa: E731
+    a, b = seg([0, 1, 2]), seg([1, 2, 3])
+    terminal = np.array([False, True])
+    for model in ("partial_return", "regret"):
+        table = fit_reward_table(model, t, gamma, a, b, np.array([0.0, 1.0, 1.0]), terminal=terminal, features=phi, steps=50)
+        flat = phi[~terminal].reshape(-1, 2)
+        w = np.linalg.lstsq(flat, table[~terminal].reshape(-1), rcond=None)[0]
+        np.testing.assert_allclose(flat @ w, table[~terminal].reshape(-1), atol=1e-12)
+        assert (table[terminal] == 0).all()
+    with pytest.raises(InvalidParameter, match=r"`features` must have shape \(2, 2, 2\) \+ \(K,\)"):
+        fit_reward_table("regret", t, gamma, a, b, np.ones(3), features=np.ones((2, 2, 2)))

@@ -70,8 +70,12 @@ def test_device_path_equals_host_path(critic):
     assert dev.curve == ref.curve
     assert len(ref.episodes) > 0 and len(dev.episodes) == len(ref.episodes)
     for a, b in zip(dev.episodes, ref.episodes, strict=True):
-        assert {k: v for k, v in a.items() if k != "terms"} == {k: v for k, v in b.items() if k != "terms"}
-        assert a["terms"] == pytest.approx(b["terms"], rel=1e-12)  # torch's float64 pow may differ by an ulp
+        # the episode's float sums to 1e-12, the rest exactly: the core's float64 pow may differ by an ulp between
+        # torch and numpy (measured 2026-12-03, numpy 2.4.6 and torch 2.13: one MAPPO episode's payoff, 1 ulp)
+        close = ("terms", "task_return", "payoff")
+        assert {k: v for k, v in a.items() if k not in close} == {k: v for k, v in b.items() if k not in close}
+        for k in close:
+            assert a[k] == pytest.approx(b[k], rel=1e-12)
     assert dev.term_totals == pytest.approx(ref.term_totals, rel=1e-12)
     for a, b in zip(dev.policy.state_dict().values(), ref.policy.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -308,11 +308,22 @@ class SandboxWorker:
         try:
             self._write(struct.pack("<I", len(payload)) + payload, deadline)
             return self._read(deadline)
-        except (_Timeout, _Died):
-            self.last_exit = self.proc.poll() if self.proc is not None else None
+        except (_Timeout, _Died) as e:
+            self.last_exit = self._exit_status(wait=isinstance(e, _Died))
             self.kill()
             self.start()  # at once: the next request finds it (nearly) ready
             raise
+
+    def _exit_status(self, wait: bool) -> int | None:
+        """The worker's exit status, None while it runs. After a death, waits up to 1 s for it: the pipe's end
+        of file can come before the status (under load bwrap takes a moment to exit after its child died,
+        and a SIGXCPU would read as a protocol break)."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=1.0) if wait else self.proc.poll()
+        except subprocess.TimeoutExpired:  # still running: it broke the protocol
+            return None
 
     def _write(self, data: bytes, deadline: float) -> None:
         fd = self.proc.stdin.fileno()

@@ -222,7 +222,6 @@ def _deterministic_mdp(edges: list, n_s: int, n_a: int, obs: Any, gamma: float, 
 #: (the bottom line, one column per env) is restored separately. The display layers are kept because
 #: a step redraws only the cells it changed.
 _GRIDHACK_STATE = ("cells", "glyph", "char", "color", "stack", "stack_start", "pending", "msg", "key")
-_TIME = 7  # the turn counter's row in the core's stats (blstats order)
 
 
 def _gridhack(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: Any) -> TabularMDP:
@@ -242,9 +241,9 @@ def _gridhack(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: A
     action = np.zeros(1, dtype=np.int64)
 
     def snapshot() -> dict[str, Any]:
-        core.stats[_TIME, 0] = 0  # the turn counter is not part of the state
+        core.time[0] = 0  # the turn counter (a view of its stats row) is not part of the state
         state = {n: getattr(core, n)[0].copy() for n in names}
-        state["stats"], state["obs"] = core.stats[:, 0].copy(), core.observe(0)
+        state["stats"] = core.stats[:, 0].copy()
         return state
 
     def restore(state: dict[str, Any]) -> None:
@@ -263,5 +262,9 @@ def _gridhack(env_id: str, gamma: float, seed: int, max_states: int, **kwargs: A
     too_many = (f"`{env_id}` (seed {seed}) has more than max_states={max_states} reachable states; "
                 "enumerate a smaller level (Corridors-R5, KeyRoom-S10, MultiRoom-N6-Lava) or raise max_states")
     states, edges = _search(snapshot(), restore, step, key, len(core.actions), max_states, too_many)
-    obs = {k: np.stack([state["obs"][k] for state in states]) for k in states[0]["obs"]}
+    observations = []
+    for state in states:  # once per state, not per edge: most edges lead to a state already seen
+        restore(state)
+        observations.append(core.observe(0))
+    obs = {k: np.stack([o[k] for o in observations]) for k in observations[0]}
     return _deterministic_mdp(edges, len(states), len(core.actions), obs, gamma, env_id)

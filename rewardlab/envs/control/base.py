@@ -20,6 +20,7 @@ from gymnasium.error import DependencyNotInstalled
 
 from rewardlab.envs.actions import check_box, check_discrete, finished
 from rewardlab.errors import InvalidParameter, MissingExtraError
+from rewardlab.shaping.info import info_column
 
 __all__ = ["ControlTask", "make_base", "info_reward", "dense_reference", "REWARD_MODES"]
 
@@ -200,16 +201,13 @@ class ControlTask(gym.Env):
 def info_reward(t: Any, key: str) -> np.ndarray:
     """``info[key]`` of each step as a float64 array shaped like ``t.reward``: the reward terms that read an env's info.
 
-    Vector envs give an ``(N,)`` array per key (0 where its ``_key`` mask is False) and the single-env
-    front a float; a step whose infos lack the key (every sub-env on a NEXT_STEP autoreset step, whose
-    reset infos carry no reward; such steps are not valid) pays 0.
+    Every front's infos work (:func:`~rewardlab.shaping.info.info_column`): a vector env's ``(N,)``
+    array per key (0 where its ``_key`` mask is False), an SB3 VecEnv's list of dicts, a single env's
+    float. A step whose infos lack the key (every sub-env on a NEXT_STEP autoreset step, whose reset
+    infos carry no reward; such steps are not valid) pays 0.
     """
-    value = t.info.get(key)
-    if value is None:
-        return np.zeros(np.shape(t.reward))
-    value = np.asarray(value, dtype=np.float64).reshape(np.shape(t.reward))
-    mask = t.info.get("_" + key)
-    return value if mask is None else np.where(mask, value, 0.0)
+    shape = np.shape(t.reward)
+    return info_column(t.info, key, int(np.prod(shape))).reshape(shape)
 
 
 def dense_reference(t: Any) -> Any:

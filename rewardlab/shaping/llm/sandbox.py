@@ -47,6 +47,7 @@ import numpy as np
 
 from rewardlab._array import host
 from rewardlab.errors import RewardlabError
+from rewardlab.shaping.info import info_column
 from rewardlab.shaping.llm.worker import LAYER_BITS, MAX_COMPONENTS, STATUS
 
 __all__ = ["SandboxWorker", "RewardSandbox", "BatchResult", "RowError", "SandboxError", "pack_rows", "bwrap_available", "STATUS_NAMES"]
@@ -566,34 +567,6 @@ def _leaves(batch: Any, keys: Sequence[str] | None) -> list[tuple[str | None, np
     return [(None, host(batch))]
 
 
-def _info_column(info: Any, key: str, rows: np.ndarray, n: int) -> np.ndarray:
-    """One info key as floats for `rows`: dict of arrays (Gymnasium vector), list of dicts (SB3), or a single env's dict."""
-    out = np.zeros(len(rows))
-    if isinstance(info, Mapping):
-        if key not in info:
-            return out
-        value = info[key]
-        mask = info.get(f"_{key}")
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return out
-        if arr.ndim == 0:
-            return np.full(len(rows), float(arr)) if n == 1 else out
-        col = arr.reshape(arr.shape[0], -1)[:, 0] if arr.shape[0] == n else np.zeros(n)
-        if mask is not None:
-            col = np.where(np.asarray(mask, dtype=bool), col, 0.0)
-        return col[rows]
-    if isinstance(info, Sequence) and len(info) == n:
-        for j, i in enumerate(rows):
-            try:
-                out[j] = float(info[i].get(key, 0.0))
-            except (TypeError, ValueError, AttributeError):
-                out[j] = 0.0
-        return out
-    return out
-
-
 def pack_rows(obs: Any, action: Any, next_obs: Any, info: Any, rows: np.ndarray, info_keys: Sequence[str],
               obs_keys: Sequence[str] | None = None, discrete: bool | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Pack the `rows` of a batch into ``(layout, matrix)`` for :class:`RewardSandbox.score`.
@@ -628,6 +601,6 @@ def pack_rows(obs: Any, action: Any, next_obs: Any, info: Any, rows: np.ndarray,
     for _key, arr in next_leaves:
         parts.append(arr[rows].reshape(len(rows), -1))
     if info_keys:
-        parts.append(np.stack([_info_column(info, k, rows, n) for k in info_keys], axis=1))
+        parts.append(np.stack([info_column(info, k, n)[rows] for k in info_keys], axis=1))
     matrix = np.concatenate([p.astype(np.float64, copy=False) for p in parts], axis=1) if parts else np.zeros((len(rows), 0))
     return {"obs": layout_obs, "action": act_layout, "info": list(info_keys)}, matrix

@@ -29,6 +29,7 @@ import numpy as np
 
 from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean
 from rewardlab.shaping.bonuses._backend import RunningMoments
+from rewardlab.shaping.info import info_column
 from rewardlab.shaping.preferences.model import PREFERENCE_MODELS, preference_probability
 from rewardlab.shaping.terms import callable_to_ref, ref_to_callable
 
@@ -110,7 +111,6 @@ class Factor:
     def values(self, t: Any) -> np.ndarray:
         """The factor for each sub-env ``(N,)`` float64, signed so that higher is better (0 where an info key is absent)."""
         from rewardlab._array import host
-        from rewardlab.shaping.llm.sandbox import _info_column  # the one reader of the three info layouts
 
         n = int(t.reward.shape[0])
         if self.fn is not None:
@@ -118,7 +118,7 @@ class Factor:
             if raw.shape != (n,):
                 raise InvalidParameter(f"Factor `{self.name}` returned shape {raw.shape}; expected ({n},), one value per sub-env")
         else:
-            raw = _info_column(t.info, self.key, np.arange(n), n)
+            raw = info_column(t.info, self.key, n)
         return self.sign * raw
 
 

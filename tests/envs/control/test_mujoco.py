@@ -144,3 +144,19 @@ def test_dense_reference_term_pays_the_dense_reward_and_zero_on_autoreset_steps(
         if t == 49:
             assert trunc.all()
     envs.close()
+
+
+def test_dense_reference_term_reads_sb3_infos():
+    # SB3's VecEnv hands terms a list of per-env info dicts, not a dict of arrays: the dense reference
+    # must pay each sub-env's own info["dense_reward"] there too (it raised AttributeError on the list
+    # before, so SB3 SAC on the dense reference could not run).
+    from rewardlab.baselines.sb3 import make_vec_env
+
+    venv = make_vec_env("rewardlab/Sparse-Reacher-v0", {"type": "FromFunction", "fn": "rewardlab.envs.control.base:dense_reference"}, n_envs=2)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        _, r, _, infos = venv.step(rng.uniform(-1, 1, (2, 2)).astype(np.float32))
+        # SB3 keeps rewards as float32
+        assert r.tolist() == np.float32([i["dense_reward"] for i in infos]).tolist() and r.max() < 0.0
+    venv.close()

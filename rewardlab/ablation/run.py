@@ -5,6 +5,7 @@ Functions: :func:`execute_run`, :func:`planned_steps`, :func:`versions`.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import platform
@@ -94,22 +95,25 @@ def execute_run(spec: dict[str, Any], progress: Callable[[int], None] | None = N
     start = time.perf_counter()
     try:
         record["versions"] = versions()
+        # The trainer gets its own copy: a trainer, or the library under it, may write into what it is given
+        # (SB3 adds `use_sde` to `policy_kwargs`), and the record must keep the spec its key hashes.
+        run = copy.deepcopy(spec)
         request = TrainRequest(
-            env=spec["env"],
-            reward=spec["reward"],
-            total_steps=spec["total_steps"],
-            seed=spec["seed"],
-            n_envs=spec["n_envs"],
-            hyperparams=spec["algo"]["hyperparams"],
-            normalize_obs=spec["algo"]["normalize_obs"],
-            eval_every=spec["evaluation"]["every"],
-            eval_episodes=spec["evaluation"]["episodes"],
-            eval_deterministic=spec["evaluation"].get("deterministic", True),
+            env=run["env"],
+            reward=run["reward"],
+            total_steps=run["total_steps"],
+            seed=run["seed"],
+            n_envs=run["n_envs"],
+            hyperparams=run["algo"]["hyperparams"],
+            normalize_obs=run["algo"]["normalize_obs"],
+            eval_every=run["evaluation"]["every"],
+            eval_episodes=run["evaluation"]["episodes"],
+            eval_deterministic=run["evaluation"].get("deterministic", True),
             progress=progress,
             tensorboard_dir=tensorboard_dir,
             checkpoint_dir=checkpoint_dir,
         )
-        result = get_trainer(spec["algo"]["algo"]).train(request)
+        result = get_trainer(run["algo"]["algo"]).train(request)
         final = result.curve[-1]
         record.update(
             status=COMPLETED,

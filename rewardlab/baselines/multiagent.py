@@ -13,6 +13,7 @@ Classes: :class:`ParallelVecEnv`; functions :func:`make_parallel_vec_env`, :func
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -227,7 +228,7 @@ def train_parallel(
 
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
-    hyperparams = dict(hyperparams or {})
+    hyperparams = copy.deepcopy(dict(hyperparams or {}))  # SB3 writes into nested ones (`policy_kwargs`)
     cls = algorithm_class(algo)
     gamma = algorithm_gamma(algo, hyperparams)
     if isinstance(reward, Mapping) and "type" not in reward:

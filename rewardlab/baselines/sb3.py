@@ -11,6 +11,7 @@ so SB3's own ``rollout/ep_rew_mean`` is the task return, not the shaped one.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -231,7 +232,7 @@ def train(
         raise InvalidParameter(f"`total_steps` must be a positive integer. Received {total_steps!r}")
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
-    hyperparams = dict(hyperparams or {})
+    hyperparams = copy.deepcopy(dict(hyperparams or {}))  # SB3 writes into nested ones (`policy_kwargs`)
     cls = algorithm_class(algo)
     term = from_config(reward if reward is not None else "EnvReward")
     check_discount(term, algorithm_gamma(algo, hyperparams))

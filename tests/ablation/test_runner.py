@@ -242,3 +242,18 @@ def test_sigkilled_torchppo_run_resumes_from_its_checkpoint(tmp_path):
     assert "resumed_at_rollout" not in ref
     assert rec["curve"] == ref["curve"] and rec["episodes"] == ref["episodes"]
     assert not (whole / "checkpoints" / key).exists()
+
+
+def test_a_trainer_writing_into_its_hyperparams_leaves_the_record_keyed_and_reused(tmp_path):
+    # SB3 adds `use_sde` to the `policy_kwargs` dict it is given. Before the runner handed trainers a copy, that
+    # write reached the stored spec, every record failed its key check ("does not hash to its key") and each
+    # sweep ran the grid again. Now a second sweep of the same config skips every run.
+    cfg = tiny_config("sde", rewards={"env": "EnvReward"}, seeds=1)
+    cfg["envs"] = [{"id": "Pendulum-v1", "label": "Pendulum"}]
+    cfg["algorithms"] = [{"algo": "SAC", "hyperparams": {"learning_starts": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [8]}}}]
+    out = tmp_path / "sweep"
+    assert ablate(cfg, out, workers=1, report=False)["completed"] == 1
+    (record,) = RunStore(out).records()
+    assert record["spec"]["algo"]["hyperparams"]["policy_kwargs"] == {"net_arch": [8]}
+    again = ablate(cfg, out, workers=1, report=False)
+    assert (again["skipped"], again["corrupt"], again["completed"]) == (1, 0, 0)

@@ -110,3 +110,11 @@ def test_learned_blend_runs_its_outer_step_under_sb3_train():
                    hyperparams={"n_steps": 32, "batch_size": 64, "n_epochs": 1}, eval_every=128, eval_episodes=1)
     assert [row["step"] for row in result.learner_log] == [64, 128]
     assert all("blend/blend/w_alive" in row for row in result.learner_log)
+
+
+def test_train_leaves_the_callers_hyperparams_as_they_were():
+    # SB3 writes `use_sde` into the `policy_kwargs` dict it is given; train() hands it a copy, so a config's
+    # hyper-parameters (and the run key hashed from them) stay what the user wrote.
+    hp = {"learning_starts": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [8]}}
+    train("SAC", "Pendulum-v1", total_steps=16, hyperparams=hp, eval_every=16, eval_episodes=1)
+    assert hp == {"learning_starts": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [8]}}

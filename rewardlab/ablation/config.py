@@ -332,6 +332,8 @@ def _validate_envs(envs: Any, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     for i, entry in enumerate(envs):
         where = f"envs[{i}]"
         entry = _check_keys({"id": entry} if isinstance(entry, str) else entry, _ENV, where)
+        # A sweep's stored config.yaml writes the unused one as null; it must validate again as it is.
+        entry = {k: v for k, v in entry.items() if not (k in ("id", "parallel_env") and v is None)}
         if ("id" in entry) == ("parallel_env" in entry):
             raise ConfigError(f"`{where}` needs exactly one of `id` (a Gymnasium id) and `parallel_env` (a 'module:function' making a PettingZoo ParallelEnv)")
         parallel = entry.get("parallel_env")

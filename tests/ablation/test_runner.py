@@ -257,3 +257,15 @@ def test_a_trainer_writing_into_its_hyperparams_leaves_the_record_keyed_and_reus
     assert record["spec"]["algo"]["hyperparams"]["policy_kwargs"] == {"net_arch": [8]}
     again = ablate(cfg, out, workers=1, report=False)
     assert (again["skipped"], again["corrupt"], again["completed"]) == (1, 0, 0)
+
+
+def test_a_sweeps_stored_config_runs_again_as_the_same_runs(tmp_path):
+    # The sweep folder's config.yaml is the validated config, written with `parallel_env: null` beside the id;
+    # fed back to ablate it must validate and expand to the same run keys (it raised "needs exactly one of
+    # `id` and `parallel_env`" before), so a sweep can be resumed or extended from its own folder.
+    out = tmp_path / "sweep"
+    ablate(tiny_config("again", seeds=1), out, workers=1, report=False)
+    stored = yaml.safe_load((out / "config.yaml").read_text())
+    assert stored["envs"][0]["parallel_env"] is None
+    assert [r["key"] for r in expand(validate(stored))] == [r["key"] for r in expand(validate(tiny_config("again", seeds=1)))]
+    assert ablate(stored, out, workers=1, report=False)["skipped"] == 2

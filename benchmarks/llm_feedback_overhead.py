@@ -14,6 +14,13 @@ a Sum that computes nothing more, so D / A is what the composition alone costs. 
 arm and the ratios B / A (issue 20: >= 0.9), B / C (what waiting for the LLM costs: 1.0 means the
 loop never waits) and C / A (the term's own work).
 
+Arms PA and PB are A and B as a trainer's rollout runs them: the actions come from TorchPPO's policy
+(``Agent.act`` under ``no_grad``, the ONI study's network: ``trunk=128, hidden=[64]``, untrained) on
+each step's observation instead of from the pre-sampled array. Random actions leave nothing but the
+env's step beside the term, and a batched gridhack step costs ~1 us per sub-env, so there the term's
+few microseconds of Python per step are a large share; PB / PA is what the term costs a training run's
+collection. (PPO's update, not timed here, makes its share of a whole run smaller still.)
+
 Steps/s are wall-clock (``time.perf_counter``). The annotator's thread and the scripted server share
 this process (and its GIL), so their work is inside the measured time. On a shared machine, run it
 when it is quiet; the script also prints the ratios in CPU time of this process (``time.process_time``,
@@ -28,12 +35,15 @@ import argparse
 import dataclasses
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 import rewardlab  # noqa: F401  (registers the rewardlab/ ids)
+from rewardlab.baselines.ppo import Agent, PPOArgs
 from rewardlab.shaping import Constant, EnvReward
 from rewardlab.shaping.llm.annotation import Annotator
 from rewardlab.shaping.llm.client import LLMClient
@@ -45,19 +55,19 @@ ENV_ID = "rewardlab/Gridhack-LavaCross-v0"
 TASK = "Cross the lava river with whichever of potion, boots, horn or wand lies there, then reach the stairs down."
 
 
-def rollout(envs: Any, actions: np.ndarray, cpu: list[float] | None = None) -> float:
-    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs, or steps for one env); its
-    CPU seconds (this process, every thread) are appended to `cpu`."""
-    envs.reset(seed=0)
+def rollout(envs: Any, actions: np.ndarray, cpu: list[float] | None = None, policy: Callable[[Any], Any] | None = None) -> float:
+    """Wall seconds of one rollout over the pre-sampled `actions` (vector steps x envs, or steps for one env), or
+    as many steps acted by ``policy(obs)``; its CPU seconds (this process, every thread) are appended to `cpu`."""
+    obs, _ = envs.reset(seed=0)
     start, start_cpu = time.perf_counter(), time.process_time()
     if isinstance(envs, RewardShaping):  # one env: reset by hand at episode ends
         for a in actions:
-            _, _, terminated, truncated, _ = envs.step(int(a))
+            obs, _, terminated, truncated, _ = envs.step(int(a) if policy is None else policy(obs))
             if terminated or truncated:
-                envs.reset()
+                obs, _ = envs.reset()
     else:
         for a in actions:
-            envs.step(a)
+            obs = envs.step(a if policy is None else policy(obs))[0]
     if cpu is not None:
         cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
@@ -105,20 +115,44 @@ def main() -> None:
     known.update()
     known_shaped = shape(base, EnvReward() + known)
 
-    sps: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
-    cpu: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
-    asked = []
-    for _ in range(args.rounds):
-        sps["A"].append(n_vec * args.envs / rollout(plain, actions, cpu["A"]))
-        sps["D"].append(n_vec * args.envs / rollout(floor, actions, cpu["D"]))
-        term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))  # no labels yet
-        shaped = shape(base, EnvReward() + term)
-        sps["B"].append(n_vec * args.envs / rollout(shaped, actions, cpu["B"]))
+    # Arms PA and PB act with TorchPPO's policy, the ONI study's network (examples/oni_gridhack.yaml), untrained:
+    # what is measured is its cost per step, not its skill.
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    obs_space, action_space = (base.observation_space, base.action_space) if args.single else (base.single_observation_space, base.single_action_space)
+    agent = Agent(obs_space, action_space, PPOArgs(trunk=128, hidden=[64]))
+    generator = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def policy(obs: dict[str, np.ndarray]) -> Any:
+        action = agent.act({k: torch.as_tensor(v[None] if args.single else v) for k, v in obs.items()}, generator)[0].numpy()
+        return int(action[0]) if args.single else action
+
+    arms = ("A", "B", "C", "D", "PA", "PB")
+    sps: dict[str, list[float]] = {k: [] for k in arms}
+    cpu: dict[str, list[float]] = {k: [] for k in arms}
+    def timed(arm: str, envs: Any, act: Callable[[Any], Any] | None = None) -> None:
+        sps[arm].append(n_vec * args.envs / rollout(envs, actions, cpu[arm], act))
+
+    def with_fresh_term(arm: str, act: Callable[[Any], Any] | None = None) -> tuple[int, int, int]:
+        """A rollout shaped by a fresh term (no labels yet); then its answers are awaited and it is stopped.
+        Returns what its annotator had done during the rollout: answered requests, labels, texts still in flight."""
+        term = LLMFeedbackReward(variant=args.variant, annotator=Annotator(TASK, client))
+        timed(arm, shape(base, EnvReward() + term), act)
         ann = term.annotator
-        asked.append((ann.requests, len(ann), len(ann.in_flight)))  # answered requests, labels, texts still in flight
+        during = (ann.requests, len(ann), len(ann.in_flight))
         ann.wait(timeout=120)
         term.close()
-        sps["C"].append(n_vec * args.envs / rollout(known_shaped, actions, cpu["C"]))
+        return during
+
+    asked = []
+    for _ in range(args.rounds):
+        timed("A", plain)
+        timed("D", floor)
+        asked.append(with_fresh_term("B"))
+        timed("C", known_shaped)
+        timed("PA", plain, policy)
+        with_fresh_term("PB", policy)
     requests_c = known.annotator.requests
     base.close()
     client.close()
@@ -137,6 +171,11 @@ def main() -> None:
     ca, cb, cc, cd = (statistics.median(cpu[k]) for k in "ABCD")
     print(f"CPU time (this process): B/A {ca / cb:.3f} | C/A {ca / cc:.3f} | D/A {ca / cd:.3f} | "
           f"A {ca / n_vec * 1e6:.1f} us per vector step, B +{(cb - ca) / n_vec * 1e6:.1f}, C +{(cc - ca) / n_vec * 1e6:.1f}, D +{(cd - ca) / n_vec * 1e6:.1f}")
+    pa, pb = (statistics.median(sps[k]) for k in ("PA", "PB"))
+    cpa, cpb = (statistics.median(cpu[k]) for k in ("PA", "PB"))
+    print(f"policy rollout (TorchPPO's network acting, as a trainer's collection): PA without {pa:,.0f} steps/s | PB with it, "
+          f"labels arriving {pb:,.0f} steps/s | ratio PB/PA {pb / pa:.3f} (target >= 0.9), CPU time {cpa / cpb:.3f} | "
+          f"PA {cpa / n_vec * 1e6:.1f} us per vector step, PB +{(cpb - cpa) / n_vec * 1e6:.1f}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def info_column(info: Any, key: str, n: int) -> np.ndarray:
     """``info[key]`` of each of the `n` sub-envs as float64 ``(n,)``; 0 where it is absent, masked off or not a number.
 
     Raises:
-        InvalidParameter: a vector env's ``info[key]`` holds other than one value per sub-env.
+        InvalidParameter: ``info[key]`` holds other than one value per sub-env (a scalar only for one env).
 
     Example:
         >>> import numpy as np
@@ -43,11 +43,9 @@ def info_column(info: Any, key: str, n: int) -> np.ndarray:
             arr = np.asarray(info[key], dtype=np.float64)
         except (TypeError, ValueError):
             return out
-        if arr.ndim == 0:
-            return np.full(n, float(arr)) if n == 1 else out
-        if arr.shape[0] != n:  # an env bug, not an absent key: paying 0 would hide it
+        if arr.size != n:  # an env bug, not an absent key: paying 0 (or a first column) would hide it
             raise InvalidParameter(f"info[{key!r}] has shape {arr.shape}; expected one value per sub-env ({n})")
-        col = arr.reshape(n, -1)[:, 0]
+        col = arr.reshape(n)
         mask = info.get(f"_{key}")
         return col if mask is None else np.where(np.asarray(mask, dtype=bool), col, 0.0)
     if isinstance(info, Sequence) and not isinstance(info, (str, bytes)) and len(info) == n:

@@ -26,3 +26,8 @@ def test_absent_masked_and_non_numbers_read_as_zero():
 def test_a_column_of_the_wrong_length_is_an_error_naming_the_key():
     with pytest.raises(InvalidParameter, match=r"info\['x'\] has shape \(3,\); expected one value per sub-env \(2\)"):
         info_column({"x": np.zeros(3)}, "x", 2)
+    # Two values per sub-env, or one scalar for two sub-envs, are malformed too (no column is picked for them).
+    with pytest.raises(InvalidParameter, match=r"info\['x'\] has shape \(2, 2\)"):
+        info_column({"x": np.zeros((2, 2))}, "x", 2)
+    with pytest.raises(InvalidParameter, match=r"info\['x'\] has shape \(\)"):
+        info_column({"x": 1.0}, "x", 2)

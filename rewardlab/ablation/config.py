@@ -106,7 +106,7 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "keyword arguments of the SB3 class (e.g. `n_steps`, `learning_rate`) or fields of the trainer's arguments dataclass "
             "(TorchPPO's `PPOArgs`, ...); "
             "each value is checked against the argument's type hint and the ranges in *Hyper-parameter ranges* below"),
-        Key("normalize_obs", "bool", "false", "trainers that support it (SB3): VecNormalize observations (outside the shaping: terms see raw observations)", False),
+        Key("normalize_obs", "bool", "false", "trainers that support it (SB3: VecNormalize; TorchPPO: unbounded Box dimensions): normalise observations (outside the shaping: terms see raw observations)", False),
     ),
     "envs[]": (
         Key("id", "str", "one of `id`, `parallel_env`", "a Gymnasium id (`rewardlab/Sparse-MountainCar-v0`, `CartPole-v1`, or `module:id`); "
@@ -280,6 +280,9 @@ def _validate_algorithms(algorithms: Any) -> list[dict[str, Any]]:
         if "algo" not in entry:
             raise ConfigError(f"`{where}` needs an `algo` key (e.g. PPO)")
         trainer = _trainer(entry["algo"], where)
+        if isinstance(entry.get("hyperparams"), Mapping) and "normalize_obs" in entry["hyperparams"]:
+            raise ConfigError(f"`{where}.hyperparams.normalize_obs`: give it as `{where}.normalize_obs`, a key of the "
+                              "algorithm entry beside `hyperparams`")
         hyper = _check_keys(_or_empty(entry.get("hyperparams"), {}), _hyperparam_names(trainer, where), f"{where}.hyperparams")
         check_hyperparams(trainer.hyperparams, hyper, f"{where}.hyperparams")
         normalize_obs = _bool(entry.get("normalize_obs", _default("algorithms[]", "normalize_obs")), f"{where}.normalize_obs")
@@ -300,8 +303,9 @@ def _trainer(algo: Any, where: str) -> Any:
         raise ConfigError(f"`{where}.algo`: {e}") from e
 
 
-#: Trainer arguments that the trainers set themselves, never hyper-parameters.
-_SET_BY_TRAINER = {"self", "env", "seed", "verbose", "_init_setup_model", "tensorboard_log"}
+#: Trainer arguments that the trainers set themselves, never hyper-parameters (`normalize_obs` is the
+#: algorithm entry's own key, which TorchPPO's arguments also have).
+_SET_BY_TRAINER = {"self", "env", "seed", "verbose", "_init_setup_model", "tensorboard_log", "normalize_obs"}
 
 
 def _hyperparam_names(trainer: Any, where: str) -> set[str]:
@@ -595,7 +599,8 @@ def reference() -> str:
             continue
         out += ["", f"## `{name}` hyper-parameters (`{args.__name__}`)", "", "| field | type | default |", "|---|---|---|"]
         for f in fields(args):
-            out.append(f"| `{f.name}` | {_cell(f.type)} | {_cell(repr(f.default))} |")
+            if f.name not in _SET_BY_TRAINER:
+                out.append(f"| `{f.name}` | {_cell(f.type)} | {_cell(repr(f.default))} |")
     out += ["", "SB3 algorithms take the keyword arguments of their class (see the SB3 documentation);",
             "`env`, `seed`, `verbose`, `tensorboard_log` and `_init_setup_model` are set by rewardlab.",
             "", "## Reward term types", "",

@@ -67,6 +67,7 @@ from rewardlab.baselines.tensorboard import ScalarLog, episode_scalars
 from rewardlab._array import first_leaf, host
 from rewardlab.errors import ConfigError, InvalidParameter, did_you_mean
 from rewardlab.shaping.bilevel.outer import PolicyBatch, outer_step, outer_terms
+from rewardlab.shaping.bonuses._backend import RunningMoments
 from rewardlab.shaping.bonuses.training import learned_terms, update_learned_terms
 from rewardlab.shaping.pbrs import check_discount
 from rewardlab.shaping.terms import Term, from_config
@@ -135,6 +136,10 @@ class PPOArgs:
     two wide first layers when the encoder's output is wide (embedded grids)"""
     embed_dim: int = 8
     """embedding size per cell of integer-grid observations"""
+    normalize_obs: bool = False
+    """scale the unbounded dimensions of Box observations (MuJoCo's velocities) by their running mean and
+    std, clipped to [-10, 10] as SB3's VecNormalize; the statistics take in each rollout after its update,
+    so a rollout is collected and learned from under the same ones (the first one passes unscaled)"""
     value_loss: str = "mse"
     """"mse": a scalar critic and the squared error; "hl_gauss": a categorical critic over `n_bins` bins of
     [`v_min`, `v_max`] trained by cross-entropy to a Gaussian-smoothed target (Farebrother et al., 2024,
@@ -167,7 +172,7 @@ class PPOArgs:
             value = getattr(self, name)
             if value is not None or name in ("clip_range", "max_grad_norm"):
                 _check_range(name, value, 0.0, math.inf, low_open=True)
-        for name in ("anneal_lr", "normalize_advantage"):
+        for name in ("anneal_lr", "normalize_advantage", "normalize_obs"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameter(f"`{name}` must be true or false. Received {getattr(self, name)!r}")
         self._check_value_loss()
@@ -218,10 +223,19 @@ class Encoder(nn.Module):
 
     Integer grids embed each cell's id; ``Discrete`` is one-hot; other ``Box`` parts are flattened
     and, where both bounds are finite, scaled to [-1, 1] (so counters and coordinates arrive in a
-    range a tanh network can use).
+    range a tanh network can use); with `normalize`, the unbounded dimensions are scaled by the
+    running mean and std that :meth:`update_stats` keeps, and clipped to [-10, 10].
+
+    Example:
+        >>> import gymnasium as gym, torch
+        >>> enc = Encoder(gym.spaces.Box(-float("inf"), float("inf"), (1,)), 8, normalize=True)
+        >>> enc.update_stats({"obs": torch.tensor([[1.0], [3.0]])})   # mean 2, std 1
+        >>> enc({"obs": torch.tensor([[4.0], [100.0]])})
+        tensor([[ 2.],
+                [10.]])
     """
 
-    def __init__(self, space: gym.Space, embed_dim: int):
+    def __init__(self, space: gym.Space, embed_dim: int, normalize: bool = False):
         super().__init__()
         parts = space.spaces if isinstance(space, gym.spaces.Dict) else {"obs": space}
         self.keys = list(parts)
@@ -229,6 +243,7 @@ class Encoder(nn.Module):
         self.embeds = nn.ModuleDict()
         self.n_features = 0
         self._onehot: dict[str, int] = {}
+        self._normalized: list[str] = []  # Box keys with unbounded dimensions, when `normalize`
         for key, sub in parts.items():
             if _is_id_grid(sub):
                 self.embeds[key] = nn.Embedding(int(sub.high.max()) + 1, embed_dim)
@@ -245,8 +260,29 @@ class Encoder(nn.Module):
                 self.register_buffer(f"center_{key}", torch.as_tensor(center, dtype=torch.float32))
                 self.register_buffer(f"scale_{key}", torch.as_tensor(scale, dtype=torch.float32))
                 self.n_features += low.size
+                if normalize and not bounded.all():
+                    self._normalized.append(key)
+                    self.register_buffer(f"free_{key}", torch.as_tensor(~bounded))
+                    self.register_buffer(f"mean_{key}", torch.zeros(low.size))
+                    self.register_buffer(f"var_{key}", torch.ones(low.size))
             else:
                 raise InvalidParameter(f"TorchPPO handles Box, Discrete and Dict observations; `{key}` is {sub}")
+        if self._normalized:  # in the state dict, so a checkpoint resumes with the statistics
+            self.register_buffer("obs_count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update_stats(self, obs: Mapping[str, torch.Tensor]) -> None:
+        """Take the observations `obs` (one leading batch dim) into the running moments of the unbounded dimensions."""
+        for key in self._normalized:
+            mean, var = getattr(self, f"mean_{key}"), getattr(self, f"var_{key}")
+            moments = RunningMoments(mean, var, float(self.obs_count))
+            moments.update(obs[key].reshape(obs[key].shape[0], -1).float())
+            mean.copy_(moments.mean), var.copy_(moments.var)
+            free = getattr(self, f"free_{key}")
+            getattr(self, f"center_{key}")[free] = moments.mean[free]
+            getattr(self, f"scale_{key}")[free] = torch.sqrt(moments.var[free] + 1e-8)
+        if self._normalized:
+            self.obs_count += next(iter(obs.values())).shape[0]
 
     def forward(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         feats = []
@@ -261,8 +297,8 @@ class Encoder(nn.Module):
             elif key in self._onehot:
                 feats.append(nn.functional.one_hot(x.long() - getattr(self, f"start_{key}"), self._onehot[key]).float())
             else:
-                flat = x.reshape(*batch, -1).float()
-                feats.append((flat - getattr(self, f"center_{key}")) / getattr(self, f"scale_{key}"))
+                flat = (x.reshape(*batch, -1).float() - getattr(self, f"center_{key}")) / getattr(self, f"scale_{key}")
+                feats.append(flat.clamp(-10.0, 10.0) if key in self._normalized else flat)
         return feats[0] if len(feats) == 1 else torch.cat(feats, dim=-1)
 
 
@@ -296,7 +332,7 @@ class Agent(nn.Module):
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, args: PPOArgs):
         super().__init__()
-        encoder = Encoder(obs_space, args.embed_dim)
+        encoder = Encoder(obs_space, args.embed_dim, args.normalize_obs)
         n_in = encoder.n_features
         if args.trunk:
             encoder = nn.Sequential(encoder, _init(nn.Linear(n_in, args.trunk), math.sqrt(2)), nn.Tanh())
@@ -310,6 +346,11 @@ class Agent(nn.Module):
         self.critic = _mlp(n_in, args.hidden, args.n_bins if self.hl_gauss is not None else 1, 1.0)
         if not self.discrete:
             self.log_std = nn.Parameter(torch.zeros(n_out))
+
+    @property
+    def obs_encoder(self) -> Encoder:
+        """The observation encoder (under the trunk, if there is one)."""
+        return self.encoder[0] if isinstance(self.encoder, nn.Sequential) else self.encoder
 
     def critic_value(self, critic_out: torch.Tensor) -> torch.Tensor:
         """The critic's output (``(B, 1)``, or ``(B, n_bins)`` logits for hl_gauss) -> values ``(B,)``."""
@@ -961,6 +1002,8 @@ def train(args: PPOArgs, envs: gym.vector.VectorEnv, total_steps: int, seed: int
                 break
         if n_samples:
             stats = tuple(float(x) for x in stats_t)
+        if args.normalize_obs:  # after the update: the next rollout is collected and learned from under the new statistics
+            agent.obs_encoder.update_stats(b_obs)
         rollout_metrics.update({
             "step": global_step, "losses/policy": stats[0], "losses/value": stats[1], "losses/entropy": stats[2],
             "losses/approx_kl": approx_kl, "losses/clipfrac": float(torch.stack(clipfracs).mean()) if clipfracs else 0.0,
@@ -1037,13 +1080,11 @@ def _collection(hyperparams: Mapping[str, Any], n_envs: int) -> tuple[int, str]:
 
 def _train_request(request: TrainRequest) -> PPOResult:
     """One ablation run: :func:`train_env` with the request's env, reward, budget and folders."""
-    # TorchPPO scales bounded Box observations itself and embeds id grids; it has no running normaliser.
-    if request.normalize_obs:
-        raise ConfigError(f"`normalize_obs` is not supported by `{ALGO_NAME}` (it scales bounded Box observations itself)")
     env = request.env
     return train_env(
         env["id"], request.reward, total_steps=request.total_steps, seed=request.seed, n_envs=request.n_envs,
-        hyperparams=request.hyperparams, env_kwargs=env.get("kwargs"), wrappers=env.get("wrappers") or (),
+        hyperparams={**request.hyperparams, "normalize_obs": request.normalize_obs},
+        env_kwargs=env.get("kwargs"), wrappers=env.get("wrappers") or (),
         max_episode_steps=env.get("max_episode_steps"), eval_every=request.eval_every, eval_episodes=request.eval_episodes,
         eval_deterministic=request.eval_deterministic, progress=request.progress,
         tensorboard_dir=request.tensorboard_dir, checkpoint_dir=request.checkpoint_dir,
@@ -1070,4 +1111,4 @@ def _checkpoint_every_s() -> float:
 #: This module's registry entries (:mod:`rewardlab.baselines.registry`).
 TRAINERS = [Trainer(name=ALGO_NAME, train=_train_request, hyperparams=PPOArgs, gamma=_gamma,
                     check_action_space=check_action_space, collection=_collection,
-                    normalize_obs=False, resumable=True)]
+                    resumable=True)]

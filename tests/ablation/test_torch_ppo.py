@@ -36,7 +36,8 @@ gym.register("TorchPPOMultiBinary-v0", entry_point=MultiBinaryEnv)
     [
         (cfg({"algo": "TorchPPO", "hyperparams": {"n_step": 8}}), r"Unknown key `algorithms\[0\].hyperparams.n_step`.*Did you mean: `n_steps`"),
         (cfg({"algo": "TorchPPO", "hyperparams": {"gamma": 1.5}}), r"`algorithms\[0\].hyperparams.gamma` must be in \(0, 1\].*Received 1.5"),
-        (cfg({"algo": "TorchPPO", "normalize_obs": True}), r"`algorithms\[0\].normalize_obs` is not supported by `TorchPPO`"),
+        # normalize_obs is the algorithm entry's key (as for SB3), not a hyper-parameter, though PPOArgs has the field.
+        (cfg({"algo": "TorchPPO", "hyperparams": {"normalize_obs": True}}), r"`algorithms\[0\].hyperparams.normalize_obs`: give it as `algorithms\[0\].normalize_obs`"),
         (cfg({"algo": "TorchPP"}), r"Unknown algorithm `TorchPP`.*Did you mean: `TorchPPO`"),
         # The learner's gamma is PPOArgs' default 0.99 unless hyperparams set it.
         (cfg({"algo": "TorchPPO", "hyperparams": {"gamma": 0.9}}, ["MountainCar-v0"],
@@ -88,7 +89,7 @@ def test_registry_entry(tmp_path):
     from rewardlab.baselines.registry import TrainRequest, get_trainer
 
     entry = get_trainer("TorchPPO")
-    assert entry.hyperparams is PPOArgs and entry.resumable and not entry.normalize_obs
+    assert entry.hyperparams is PPOArgs and entry.resumable and entry.normalize_obs
     assert entry.single_agent and not entry.multi_agent
     # The discount is PPOArgs' default unless given; a collection is one rollout of n_envs x n_steps.
     assert entry.gamma({}) == 0.99 and entry.gamma({"gamma": 0.9}) == 0.9
@@ -106,8 +107,10 @@ def test_registry_entry(tmp_path):
     assert (tmp_path / "ckpt" / "checkpoint.pt").is_file() and any((tmp_path / "tb").iterdir())
     with pytest.raises(ConfigError, match=r"Bad hyper-parameters for `TorchPPO`.*n_step"):
         entry.train(TrainRequest(**{**request, "hyperparams": {"n_step": 16}}))
-    with pytest.raises(ConfigError, match="`normalize_obs` is not supported by `TorchPPO`"):
-        entry.train(TrainRequest(**request, normalize_obs=True))
+    # The entry's normalize_obs reaches PPOArgs: CartPole's unbounded velocities (dims 1 and 3) are normalised.
+    plain, normalized = (entry.train(TrainRequest(**request, normalize_obs=flag)).agent.obs_encoder for flag in (False, True))
+    assert plain._normalized == [] and normalized._normalized == ["obs"]
+    assert normalized.free_obs.tolist() == [False, True, False, True]
 
 
 def test_checkpoint_interval_from_the_environment(monkeypatch, tmp_path):

@@ -149,9 +149,10 @@ CORRIDORS_KW = {"num_contexts": 1, "observation_keys": ["glyphs_crop", "blstats"
 
 
 def record(result):
-    """Everything a resumed run must reproduce: the curve, episodes, term totals, losses, parameters."""
+    """Everything a resumed run must reproduce: the curve, episodes, term totals, losses, parameters and buffers
+    (the observation statistics of normalize_obs among them)."""
     losses = [{k: v for k, v in m.items() if k != "charts/sps"} for m in result.metrics]
-    params = torch.cat([p.detach().flatten() for p in result.agent.parameters()])
+    params = torch.cat([p.detach().flatten().double() for p in [*result.agent.parameters(), *result.agent.buffers()]])
     # JSON text: exact float reprs, and NaN (success of an env without a criterion) equals NaN.
     return json.dumps([result.curve, result.episodes, result.term_totals, losses, result.learner_log, result.steps, params.tolist()])
 
@@ -166,9 +167,10 @@ def make_gridhack_rnd():
     return make_vec_env("rewardlab/Gridhack-Corridors-R5-v0", 2, reward, CORRIDORS_KW, max_episode_steps=20)
 
 
-@pytest.mark.parametrize("make", [make_cartpole, make_gridhack_rnd], ids=["cartpole-sync", "gridhack-rnd"])
-def test_run_resumed_after_k_rollouts_equals_uninterrupted(make, tmp_path):
-    args, full, k = PPOArgs(**RESUME), 6 * 32, 2  # 6 rollouts of 16 x 2 steps, interrupted after 2
+@pytest.mark.parametrize(("make", "normalize_obs"), [(make_cartpole, False), (make_gridhack_rnd, False), (make_cartpole, True)],
+                         ids=["cartpole-sync", "gridhack-rnd", "cartpole-normalize-obs"])
+def test_run_resumed_after_k_rollouts_equals_uninterrupted(make, normalize_obs, tmp_path):
+    args, full, k = PPOArgs(**RESUME, normalize_obs=normalize_obs), 6 * 32, 2  # 6 rollouts of 16 x 2 steps, interrupted after 2
     evals = dict(eval_every=64)  # an evaluation at step 64 in both runs, so the short run's last one is in the full run too
 
     def run(total, checkpoint_dir=None):
@@ -185,6 +187,29 @@ def test_run_resumed_after_k_rollouts_equals_uninterrupted(make, tmp_path):
     if make is make_gridhack_rnd:
         # The learned term trained in both halves: one learner_log row per rollout, versions 1..6.
         assert [row["step"] for row in resumed.learner_log] == [32 * (i + 1) for i in range(6)]
+
+
+def test_normalize_obs_scales_the_unbounded_dims_by_the_moments_of_past_rollouts():
+    # CartPole's cart and pole velocities (dims 1 and 3) are unbounded, its position and angle bounded. With
+    # normalize_obs the statistics take in each rollout after its update: after one rollout they are that
+    # rollout's mean and variance (by hand with numpy; the merge's prior count of 1e-4 moves them by < 1e-5),
+    # the bounded dims keep their [-1, 1] scaling, and the encoder scales the velocities by them, clipped at 10.
+    result = train(PPOArgs(n_steps=16, batch_size=16, n_epochs=1, normalize_obs=True), make_cartpole(), 32, seed=0)
+    enc, buf = result.agent.obs_encoder, result.rollout
+    obs = buf.obs["obs"][buf.valid].double().numpy()
+    assert float(enc.obs_count) == pytest.approx(obs.shape[0] + 1e-4)  # the real steps only (not the dummy autoreset ones)
+    np.testing.assert_allclose(enc.mean_obs[[1, 3]].numpy(), obs[:, [1, 3]].mean(0), atol=1e-5)
+    np.testing.assert_allclose(enc.var_obs[[1, 3]].numpy(), obs[:, [1, 3]].var(0), rtol=1e-4)
+    np.testing.assert_allclose(enc.scale_obs.numpy()[[0, 2]], [4.8, 0.41887903], rtol=1e-6)  # CartPole's bounds
+    assert enc.center_obs[[0, 2]].tolist() == [0.0, 0.0]
+    x = torch.tensor([[1.2, 0.5, -0.1, 1e6]])
+    mean, std = obs[:, [1, 3]].mean(0), np.sqrt(obs[:, [1, 3]].var(0))
+    expected = [1.2 / 4.8, (0.5 - mean[0]) / std[0], -0.1 / 0.41887903, 10.0]  # 1e6 is clipped to 10
+    np.testing.assert_allclose(enc({"obs": x})[0].detach().numpy(), expected, rtol=1e-4)
+    # The first rollout was collected and learned from unscaled: the same seed without normalize_obs
+    # collects the same first rollout (same actions, same log-probabilities).
+    plain = train(PPOArgs(n_steps=16, batch_size=16, n_epochs=1), make_cartpole(), 32, seed=0).rollout
+    assert torch.equal(plain.actions, buf.actions) and torch.equal(plain.logprobs, buf.logprobs)
 
 
 def test_finished_run_resumes_to_its_result_without_training(tmp_path):

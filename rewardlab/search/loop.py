@@ -278,6 +278,9 @@ class _Search:
 
         messages = render_prompt(_descriptor(self.env_id), self.task)
         status, attempt = "finished", 0
+        # Written before round 1 trains: a search killed then still says, with its settings, that it runs here,
+        # so a later search with other settings is refused instead of mixing with its runs.
+        self._write_search("running")
         for r in range(1, self.settings["rounds"] + 1):
             round_best = None
             for repeat in range(self.settings["max_repeats"] + 1):

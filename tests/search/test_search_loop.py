@@ -119,6 +119,21 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
         search(tmp_path, [scored_code(0.5)], FakeTrainer(), candidates=2)
 
 
+def test_a_search_killed_in_its_first_round_keeps_its_settings(tmp_path):
+    # The folder says that a search runs there, and with which settings, from its start: a search killed while
+    # round 1 trains (the trainer raises KeyboardInterrupt, as Ctrl-C does) leaves search.json with status
+    # "running", so a later search with other settings in the same folder is refused, not mixed with its runs.
+    class Killed(FakeTrainer):
+        def __call__(self, codes):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, [scored_code(0.5)], Killed(), candidates=1)
+    assert json.loads((tmp_path / "out/search.json").read_text())["status"] == "running"
+    with pytest.raises(ConfigError, match="candidates"):
+        search(tmp_path, [scored_code(0.5)], FakeTrainer(), candidates=2)
+
+
 def test_best_reward_yaml_drops_into_an_ablation_config(tmp_path):
     # The snippet is a `rewards:` entry: merged beside the sparse reward it validates as an ablation config.
     from rewardlab.ablation import validate

@@ -99,7 +99,7 @@ def test_load_config_from_yaml(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "mountaincar_gym", "bonus_study", "barfi_gridworld", "gated_accumulation", "pbrs_learning", "robotics_shaping", "robotics_shaping_sac", "robotics_shaping_pusher", "marl_two_games", "bonus_sweep", "bonus_contexts", "bonus_multiroom"])
+@pytest.mark.parametrize("name", ["quickstart", "mountaincar_gym", "bonus_study", "barfi_gridworld", "gated_accumulation", "pbrs_learning", "robotics_shaping", "robotics_shaping_sac", "robotics_shaping_pusher", "robotics_shaping_pusher_sac", "marl_two_games", "bonus_sweep", "bonus_contexts", "bonus_multiroom"])
 def test_examples_validate(name):
     # Every shipped ablation config validates (ids, potentials, count keys, gammas) as written.
     import rewardlab  # noqa: F401  (registers the rewardlab/ ids the examples use)

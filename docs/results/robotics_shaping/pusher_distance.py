@@ -16,7 +16,6 @@ averaged over the episodes.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 import yaml
 
+from rewardlab.ablation.report import sweep_status
 from rewardlab.baselines.ppo import make_vec_env, train_env
 from rewardlab.envs.control.mujoco import pusher_neg_distance, pusher_neg_tip_distance
 
@@ -49,18 +49,16 @@ def distances(policy, env_id: str) -> np.ndarray:
     return np.stack([start, end, closest], axis=1).mean(axis=-1).ravel()
 
 
-def stored_final(arm: str, seed: int) -> dict[str, float] | None:
-    for f in (STORE / "runs").glob("*.json"):
-        r = json.loads(f.read_text())
-        if r.get("status") == "completed" and r["spec"]["reward_name"] == arm and r["seed"] == seed:
-            return r["final"]
-    return None
+def stored_finals() -> dict[tuple[str, int], dict[str, float]]:
+    """The store's final evaluation per (arm, seed), read as `rewardlab report` reads it (records of this config only)."""
+    return {(r["spec"]["reward_name"], r["seed"]): r["final"] for r in sweep_status(STORE).scan.completed.values()}
 
 
 def main(arms: list[str]) -> None:
     cfg = yaml.safe_load(CONFIG.read_text())
     (algo,) = cfg["algorithms"]
     (env,) = cfg["envs"]
+    finals = stored_finals()
     for arm in arms or list(cfg["rewards"]):
         rows = []
         for seed in range(cfg["seeds"]):
@@ -83,7 +81,7 @@ def main(arms: list[str]) -> None:
                         return agent.act({"obs": torch.as_tensor(obs)}, torch.Generator(), deterministic=True)[0].numpy()
 
                 row = distances(greedy, env["id"])
-                final, stored = result.curve[-1], stored_final(arm, seed)
+                final, stored = result.curve[-1], finals.get((arm, seed))
                 same = stored is not None and (final["success"], final["task_return"]) == (stored["success"], stored["task_return"])
                 note = (f"final greedy success {final['success']:.2f}, task return {final['task_return']:.2f} "
                         f"({'= the store' if same else f'store: {stored}'})")
